@@ -1,0 +1,77 @@
+//! Durable, signed webhook delivery: retries, circuit breakers, rate limits and a dead-letter queue.
+//!
+//! ```text
+//! app ── Sender::send / publish ──► Queue (persisted; returns a JobId at once: the 202 pattern)
+//!                                     │
+//!   workers: lease due jobs ◄─────────┘
+//!     endpoint at max_in_flight, breaker open, rate limited → defer (no attempt spent)
+//!     sign (hookguard::Signer: fresh timestamp and signature, same webhook-id) and POST with a timeout
+//!       2xx → ack │ 410 → disable endpoint + dead-letter │ permanent 4xx → dead-letter
+//!       else → retry per RetryPolicy (Retry-After honoured, clamped) │ attempts exhausted → dead-letter
+//!   reaper: lapsed leases back to due; prune delivered jobs past the retention; queue gauges
+//! ```
+//!
+//! Every decision about time reads the sender's [`Clock`], and queues take the time as an argument, so tests
+//! drive the whole schedule with a [`TestClock`] instead of sleeping.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use hookguard_sender::{DeadLetterFilter, Endpoint, MemoryQueue, Page, Queue, Sender};
+//!
+//! let sender = Sender::builder(MemoryQueue::new())
+//!     .endpoint(
+//!         Endpoint::new("billing", "https://billing.example.com/hooks", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+//!             .with_event_types(["invoice.paid"]),
+//!     )
+//!     .workers(8)
+//!     .build()?;
+//! let workers = sender.spawn();
+//!
+//! sender.publish("invoice.paid", r#"{"invoice":"in_1"}"#).await?;
+//!
+//! // Later: inspect and replay the dead-letter queue.
+//! let dead = sender.queue().dead_letters(&DeadLetterFilter::endpoint("billing"), Page::first(50)).await?;
+//! for record in &dead.items {
+//!     sender.queue().replay(record.job.id, sender.now()).await?;
+//! }
+//! workers.shutdown(Duration::from_secs(10)).await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Security
+//! Endpoint URLs that resolve to private, loopback or link-local addresses are refused (at build time for
+//! IP literals, at connect time for names) unless [`SenderBuilder::allow_private_networks`] is set.
+//! Redirects are not followed.
+#![forbid(unsafe_code)]
+
+mod breaker;
+mod clock;
+mod endpoint;
+mod error;
+pub mod metrics;
+mod outcome;
+pub mod queue;
+mod rate_limit;
+mod retry;
+mod sender;
+mod ssrf;
+
+#[cfg(feature = "conformance")]
+#[doc(hidden)]
+pub mod conformance;
+
+pub use breaker::{Admission, BreakerState, CircuitBreaker};
+pub use clock::{Clock, SystemClock, TestClock, Timestamp};
+pub use endpoint::{Endpoint, scheme_named};
+pub use error::{ConfigError, SendError};
+pub use outcome::{Outcome, PermanentStatuses, classify, parse_retry_after};
+pub use queue::{
+    Attempt, AttemptErrorKind, AttemptResult, BoxedQueue, Cursor, DeadLetterFilter, DeadLetterPage,
+    DeadLetterReason, Job, JobId, JobRecord, JobState, LeaseToken, Leased, MemoryQueue, NewJob,
+    Page, Queue, QueueError, QueueStats,
+};
+pub use rate_limit::RateLimit;
+pub use retry::RetryPolicy;
+pub use sender::{Enqueued, Event, LEASE_MARGIN, Sender, SenderBuilder, Workers};
+pub use ssrf::is_forbidden;

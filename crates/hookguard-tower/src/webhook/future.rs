@@ -1,0 +1,526 @@
+//! [`ResponseFuture`]: Buffer → Verify → Claim → Inner → Record.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use hookguard::Verified;
+use http::{Request, Response, header};
+use http_body::Body;
+use http_body_util::combinators::Collect;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use pin_project_lite::pin_project;
+use tower_service::Service;
+use tracing::Span;
+
+use super::ResponseBody;
+use super::layer::{Config, OnStoreError};
+use crate::idempotency::{ReleaseGuard, fingerprint, replay};
+use crate::metrics;
+use crate::rejection::Rejection;
+use crate::store::{
+    BoxError, BoxedStore, Claim, IdempotencyKey, IdempotencyStore, StoreError, StoredResponse,
+};
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+pin_project! {
+    /// The response future of [`WebhookService`](crate::WebhookService).
+    pub struct ResponseFuture<S, ReqBody, ResBody>
+    where
+        S: Service<Request<Full<Bytes>>>,
+        ReqBody: Body,
+        ReqBody::Error: Into<BoxError>,
+    {
+        #[pin]
+        state: State<S::Future, ReqBody, ResBody>,
+        ctx: Ctx<S>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, ReqBody, ResBody>
+    where
+        ReqBody: Body,
+        ReqBody::Error: Into<BoxError>,
+    {
+        // Reading the request body, up to the limit.
+        Buffer { #[pin] collect: Collect<Limited<ReqBody>> },
+        // Waiting for the store's answer to the claim.
+        Claim { claim: PendingClaim },
+        // Waiting for the inner service.
+        Inner { #[pin] future: F },
+        // Reading the handler's response body for replay.
+        Collect { parts: Option<http::response::Parts>, body: Option<Pin<Box<ResBody>>>, buf: BytesMut },
+        // Waiting for the store to complete or release the claim.
+        Record {
+            record: BoxFuture<Result<(), StoreError>>,
+            completing: bool,
+            response: Option<Response<ResponseBody<ResBody>>>,
+        },
+        // Holding the final response.
+        Ready { response: Option<Response<ResponseBody<ResBody>>> },
+    }
+}
+
+/// A claim on its way to the store. If the request is dropped before the answer arrives (the client went
+/// away), the claim is driven to its end in the background and released if it was acquired, so that a
+/// remote store does not hold the key until the lease lapses.
+struct PendingClaim {
+    future: Option<BoxFuture<Result<Claim, StoreError>>>,
+    key: IdempotencyKey,
+    store: BoxedStore,
+}
+
+impl PendingClaim {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Claim, StoreError>> {
+        let Some(future) = self.future.as_mut() else {
+            unreachable!("the claim is polled until it answers, once")
+        };
+        let claim = ready!(future.as_mut().poll(cx));
+        self.future = None;
+        Poll::Ready(claim)
+    }
+}
+
+impl Drop for PendingClaim {
+    fn drop(&mut self) {
+        let Some(future) = self.future.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (key, store) = (self.key.clone(), self.store.clone());
+        runtime.spawn(async move {
+            if let Ok(Claim::Acquired(token)) = future.await {
+                tracing::debug!(%key, "request dropped while claiming; releasing the claim");
+                let result = store.release(&key, &token).await;
+                metrics::released(&result);
+            }
+        });
+    }
+}
+
+/// What the states share: the request as it is taken apart, the claim, the span.
+struct Ctx<S> {
+    config: Arc<Config>,
+    inner: Option<S>,
+    parts: Option<http::request::Parts>,
+    body: Bytes,
+    verified: Option<Verified<'static>>,
+    key: Option<IdempotencyKey>,
+    guard: Option<ReleaseGuard<BoxedStore>>,
+    scheme: &'static str,
+    span: Span,
+}
+
+impl<S, ReqBody, ResBody> ResponseFuture<S, ReqBody, ResBody>
+where
+    S: Service<Request<Full<Bytes>>>,
+    ReqBody: Body,
+    ReqBody::Error: Into<BoxError>,
+{
+    pub(crate) fn new(req: Request<ReqBody>, inner: S, config: Arc<Config>) -> Self {
+        let scheme = config.verifier.scheme().name();
+        let span = tracing::debug_span!("webhook", scheme, event_id = tracing::field::Empty);
+        let (parts, body) = req.into_parts();
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let limit = config.body_limit;
+        let ctx = Ctx {
+            config,
+            inner: Some(inner),
+            parts: Some(parts),
+            body: Bytes::new(),
+            verified: None,
+            key: None,
+            guard: None,
+            scheme,
+            span,
+        };
+        let state = if declared.is_some_and(|n| n > limit as u64)
+            || body.size_hint().lower() > limit as u64
+        {
+            // Refuse at once, without reading a byte of the body.
+            ctx.span
+                .in_scope(|| ctx.reject(Rejection::BodyTooLarge { limit }))
+        } else {
+            State::Buffer {
+                collect: Limited::new(body, limit).collect(),
+            }
+        };
+        Self { state, ctx }
+    }
+}
+
+impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody, ResBody>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
+    ReqBody: Body,
+    ReqBody::Error: Into<BoxError>,
+    ResBody: Body<Data = Bytes>,
+    ResBody::Error: Into<BoxError>,
+{
+    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let ctx = this.ctx;
+        let span = ctx.span.clone();
+        let _entered = span.enter();
+        loop {
+            let next = match this.state.as_mut().project() {
+                StateProj::Buffer { collect } => match ready!(collect.poll(cx)) {
+                    Ok(collected) => ctx.verify(collected.to_bytes()),
+                    Err(error) if error.is::<LengthLimitError>() => {
+                        ctx.reject(Rejection::BodyTooLarge {
+                            limit: ctx.config.body_limit,
+                        })
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, "request body unreadable");
+                        ctx.reject(Rejection::BodyUnreadable)
+                    }
+                },
+                StateProj::Claim { claim } => {
+                    let claim = ready!(claim.poll(cx));
+                    metrics::claim(&claim);
+                    ctx.claimed(claim)
+                }
+                StateProj::Inner { future } => match ready!(future.poll(cx)) {
+                    // Dropping the guard (if armed) releases the claim in the background.
+                    Err(error) => return Poll::Ready(Err(error)),
+                    Ok(response) => ctx.handled(response),
+                },
+                StateProj::Collect { parts, body, buf } => {
+                    let Some(stream) = body.as_mut() else {
+                        unreachable!("body taken only on leaving the state")
+                    };
+                    match ready!(stream.as_mut().poll_frame(cx)) {
+                        Some(Ok(frame)) => {
+                            if let Ok(data) = frame.into_data() {
+                                buf.extend_from_slice(&data);
+                                if buf.len() > ctx.config.replay_limit {
+                                    let (parts, body) = (parts.take(), body.take());
+                                    ctx.collected(parts, buf.split().freeze(), body)
+                                } else {
+                                    continue;
+                                }
+                            } else {
+                                // Trailers are not replayed.
+                                continue;
+                            }
+                        }
+                        Some(Err(error)) => {
+                            let parts = parts.take();
+                            ctx.body_failed(parts, error.into())
+                        }
+                        None => {
+                            let parts = parts.take();
+                            ctx.collected(parts, buf.split().freeze(), None)
+                        }
+                    }
+                }
+                StateProj::Record {
+                    record,
+                    completing,
+                    response,
+                } => {
+                    let result = ready!(record.as_mut().poll(cx));
+                    if let Some(guard) = ctx.guard.as_mut() {
+                        guard.disarm();
+                    }
+                    if let Some(key) = &ctx.key {
+                        metrics::finished(key, *completing, result);
+                    }
+                    metrics::webhook(ctx.scheme, "handled");
+                    return Poll::Ready(Ok(response
+                        .take()
+                        .expect("ResponseFuture polled after completion")));
+                }
+                StateProj::Ready { response } => {
+                    return Poll::Ready(Ok(response
+                        .take()
+                        .expect("ResponseFuture polled after completion")));
+                }
+            };
+            this.state.set(next);
+        }
+    }
+}
+
+impl<S> Ctx<S> {
+    /// A rejection as the final state.
+    fn reject<F, ReqBody: Body<Error: Into<BoxError>>, ResBody>(
+        &self,
+        rejection: Rejection,
+    ) -> State<F, ReqBody, ResBody> {
+        tracing::debug!(
+            reason = rejection.kind(),
+            status = rejection.status().as_u16(),
+            "webhook rejected"
+        );
+        metrics::webhook(self.scheme, rejection.kind());
+        let response = self.config.reject(&rejection).map(ResponseBody::full);
+        State::Ready {
+            response: Some(response),
+        }
+    }
+
+    /// Verify, then claim (with a store) or call the inner service.
+    fn verify<ReqBody: Body<Error: Into<BoxError>>, ResBody>(
+        &mut self,
+        body: Bytes,
+    ) -> State<S::Future, ReqBody, ResBody>
+    where
+        S: Service<Request<Full<Bytes>>>,
+    {
+        let Some(parts) = self.parts.as_ref() else {
+            unreachable!("request head taken only on calling the inner service")
+        };
+        let started = Instant::now();
+        let verified = self
+            .config
+            .verifier
+            .verify(&parts.headers, &body)
+            .map(Verified::into_owned);
+        metrics::verify_seconds(started.elapsed().as_secs_f64());
+        let verified = match verified {
+            Ok(v) => v,
+            Err(error) => return self.reject(Rejection::Verify(error)),
+        };
+        if let Some(id) = verified.id() {
+            self.span.record("event_id", id);
+        }
+        let Some(store) = self.config.store.clone() else {
+            self.body = body;
+            self.verified = Some(verified);
+            return self.call_inner();
+        };
+        let key = match (self.config.key)(&verified, parts, &body) {
+            Ok(Some(key)) => key,
+            Ok(None) if self.config.pass_through_without_key => {
+                tracing::debug!("no idempotency key; passing through without deduplication");
+                self.body = body;
+                self.verified = Some(verified);
+                return self.call_inner();
+            }
+            Ok(None) => return self.reject(Rejection::MissingKey),
+            Err(rejection) => return self.reject(rejection),
+        };
+        let fingerprint = fingerprint(&body);
+        let lease = self.config.lease;
+        self.body = body;
+        self.verified = Some(verified);
+        self.key = Some(key.clone());
+        let (claiming, claimer) = (key.clone(), store.clone());
+        let future = Box::pin(async move { claimer.claim(&claiming, fingerprint, lease).await });
+        State::Claim {
+            claim: PendingClaim {
+                future: Some(future),
+                key,
+                store,
+            },
+        }
+    }
+
+    /// Act on the store's answer.
+    fn claimed<ReqBody: Body<Error: Into<BoxError>>, ResBody>(
+        &mut self,
+        claim: Result<Claim, StoreError>,
+    ) -> State<S::Future, ReqBody, ResBody>
+    where
+        S: Service<Request<Full<Bytes>>>,
+    {
+        match claim {
+            Ok(Claim::Acquired(token)) => {
+                if let (Some(store), Some(key)) = (&self.config.store, &self.key) {
+                    self.guard = Some(ReleaseGuard::new(
+                        Arc::new(store.clone()),
+                        key.clone(),
+                        token,
+                    ));
+                }
+                self.call_inner()
+            }
+            Ok(Claim::Completed(stored)) => {
+                tracing::debug!("replaying the stored response");
+                metrics::webhook(self.scheme, "replayed");
+                State::Ready {
+                    response: Some(replay(&stored).map(ResponseBody::full)),
+                }
+            }
+            Ok(Claim::InProgress { retry_after }) => {
+                self.reject(Rejection::InProgress { retry_after })
+            }
+            Ok(Claim::Mismatch) => self.reject(Rejection::Mismatch),
+            Err(error) => match self.config.on_store_error {
+                OnStoreError::FailClosed => {
+                    tracing::warn!(%error, "idempotency store failed; refusing the delivery (fail-closed)");
+                    self.reject(Rejection::StoreUnavailable)
+                }
+                OnStoreError::FailOpen => {
+                    tracing::warn!(%error, "idempotency store failed; handling without deduplication (fail-open)");
+                    self.key = None;
+                    metrics::webhook(self.scheme, "fail-open");
+                    self.call_inner()
+                }
+            },
+        }
+    }
+
+    fn call_inner<ReqBody: Body<Error: Into<BoxError>>, ResBody>(
+        &mut self,
+    ) -> State<S::Future, ReqBody, ResBody>
+    where
+        S: Service<Request<Full<Bytes>>>,
+    {
+        let (Some(parts), Some(mut inner)) = (self.parts.take(), self.inner.take()) else {
+            unreachable!("the inner service is called once")
+        };
+        let mut req = Request::from_parts(parts, Full::new(std::mem::take(&mut self.body)));
+        if let Some(verified) = self.verified.take() {
+            req.extensions_mut().insert(verified);
+        }
+        State::Inner {
+            future: inner.call(req),
+        }
+    }
+
+    /// The handler answered: return it (no claim), or collect it for `complete`, or `release`.
+    fn handled<F, ReqBody: Body<Error: Into<BoxError>>, ResBody>(
+        &mut self,
+        response: Response<ResBody>,
+    ) -> State<F, ReqBody, ResBody> {
+        if self.guard.is_none() {
+            metrics::webhook(self.scheme, "handled");
+            return State::Ready {
+                response: Some(response.map(ResponseBody::inner)),
+            };
+        }
+        let (parts, body) = response.into_parts();
+        if (self.config.done)(parts.status) {
+            State::Collect {
+                parts: Some(parts),
+                body: Some(Box::pin(body)),
+                buf: BytesMut::new(),
+            }
+        } else {
+            tracing::debug!(
+                status = parts.status.as_u16(),
+                "handler not done; releasing the claim"
+            );
+            self.record(
+                false,
+                None,
+                Response::from_parts(parts, ResponseBody::inner(body)),
+            )
+        }
+    }
+
+    /// The response body is read (or its first `replay_limit` bytes are): complete the claim with it.
+    fn collected<F, ReqBody: Body<Error: Into<BoxError>>, ResBody>(
+        &mut self,
+        parts: Option<http::response::Parts>,
+        data: Bytes,
+        rest: Option<Pin<Box<ResBody>>>,
+    ) -> State<F, ReqBody, ResBody> {
+        let Some(parts) = parts else {
+            unreachable!("response head taken once")
+        };
+        let mut stored = StoredResponse::new(parts.status, Bytes::new());
+        for name in &self.config.replay_headers {
+            for value in parts.headers.get_all(name) {
+                stored.headers.push((name.clone(), value.clone()));
+            }
+        }
+        let body = match rest {
+            None => {
+                stored.body = data.clone();
+                ResponseBody::full(data)
+            }
+            Some(rest) => {
+                tracing::warn!(
+                    limit = self.config.replay_limit,
+                    "response body longer than the replay limit; it will be replayed without a body"
+                );
+                ResponseBody::prefixed(data, rest)
+            }
+        };
+        self.record(true, Some(stored), Response::from_parts(parts, body))
+    }
+
+    /// The handler's body failed while being read for replay: release, and pass the error on.
+    fn body_failed<F, ReqBody: Body<Error: Into<BoxError>>, ResBody>(
+        &mut self,
+        parts: Option<http::response::Parts>,
+        error: BoxError,
+    ) -> State<F, ReqBody, ResBody> {
+        let Some(parts) = parts else {
+            unreachable!("response head taken once")
+        };
+        tracing::warn!(%error, "handler's response body failed; releasing the claim");
+        self.record(
+            false,
+            None,
+            Response::from_parts(parts, ResponseBody::failed(error)),
+        )
+    }
+
+    fn record<F, ReqBody: Body<Error: Into<BoxError>>, ResBody>(
+        &mut self,
+        completing: bool,
+        stored: Option<StoredResponse>,
+        response: Response<ResponseBody<ResBody>>,
+    ) -> State<F, ReqBody, ResBody> {
+        let (Some(store), Some(key), Some(token)) = (
+            self.config.store.clone(),
+            self.key.clone(),
+            self.guard.as_ref().and_then(ReleaseGuard::token),
+        ) else {
+            unreachable!("recording only after a claim was acquired")
+        };
+        let retention = self.config.retention;
+        let record: BoxFuture<Result<(), StoreError>> = match stored {
+            Some(stored) if completing => {
+                Box::pin(async move { store.complete(&key, &token, stored, retention).await })
+            }
+            _ => Box::pin(async move { store.release(&key, &token).await }),
+        };
+        State::Record {
+            record,
+            completing,
+            response: Some(response),
+        }
+    }
+}
+
+impl<S, ReqBody, ResBody> fmt::Debug for ResponseFuture<S, ReqBody, ResBody>
+where
+    S: Service<Request<Full<Bytes>>>,
+    ReqBody: Body,
+    ReqBody::Error: Into<BoxError>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Buffer { .. } => "Buffer",
+            State::Claim { .. } => "Claim",
+            State::Inner { .. } => "Inner",
+            State::Collect { .. } => "Collect",
+            State::Record { .. } => "Record",
+            State::Ready { .. } => "Ready",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .field("scheme", &self.ctx.scheme)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,199 @@
+//! Shared helpers for the HTTP tests: a signer, servers on 127.0.0.1:0, a counting handler, a failing store.
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use hookguard::{Clock, Scheme, Signer, SystemClock, Verified, Verifier};
+use hookguard_tower::WebhookLayer;
+use hookguard_tower::store::{
+    Claim, IdempotencyKey, IdempotencyStore, StoreError, StoredResponse, Token,
+};
+
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+pub fn verifier() -> Verifier {
+    Verifier::new(Scheme::standard_webhooks(), SECRET).unwrap()
+}
+
+pub fn signer() -> Signer {
+    Signer::new(Scheme::standard_webhooks(), SECRET).unwrap()
+}
+
+pub fn now() -> i64 {
+    SystemClock.now_unix()
+}
+
+/// Standard Webhooks headers for `body`, signed now.
+pub fn signed(id: &str, body: &[u8]) -> http::HeaderMap {
+    signer().sign(id, now(), body).unwrap()
+}
+
+/// How many times the handler ran.
+#[derive(Clone, Default, Debug)]
+pub struct Calls(Arc<AtomicUsize>);
+
+impl Calls {
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn bump(&self) -> usize {
+        self.0.fetch_add(1, Ordering::SeqCst) + 1
+    }
+}
+
+/// The test app behind `layer`:
+/// - `/ok`: 201 with a JSON body naming the event id and the call number;
+/// - `/fail-once`: 500 on the first call, 200 afterwards;
+/// - `/slow`: 200 after 300 ms;
+/// - `/hang-once`: never answers the first call, 200 afterwards;
+/// - `/status/{code}`: answers with that status.
+pub fn app(layer: WebhookLayer, calls: &Calls) -> Router {
+    let c = calls.clone();
+    let ok = post(
+        move |axum::Extension(v): axum::Extension<Verified<'static>>| {
+            let n = c.bump();
+            async move {
+                let body = format!("{{\"id\":\"{}\",\"call\":{n}}}", v.id().unwrap_or("-"));
+                (
+                    StatusCode::CREATED,
+                    [
+                        ("content-type", "application/json"),
+                        ("x-not-replayed", "1"),
+                    ],
+                    body,
+                )
+            }
+        },
+    );
+    let c = calls.clone();
+    let fail_once = post(move || {
+        let n = c.bump();
+        async move {
+            if n == 1 {
+                StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                StatusCode::OK
+            }
+        }
+    });
+    let c = calls.clone();
+    let slow = post(move || {
+        c.bump();
+        async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            "slow"
+        }
+    });
+    let c = calls.clone();
+    let hang_once = post(move || {
+        let n = c.bump();
+        async move {
+            if n == 1 {
+                std::future::pending::<()>().await;
+            }
+            "finally"
+        }
+    });
+    let c = calls.clone();
+    let status = post(move |axum::extract::Path(code): axum::extract::Path<u16>| {
+        c.bump();
+        async move { StatusCode::from_u16(code).unwrap().into_response() }
+    });
+    Router::new()
+        .route("/ok", ok)
+        .route("/fail-once", fail_once)
+        .route("/slow", slow)
+        .route("/hang-once", hang_once)
+        .route("/status/{code}", status)
+        .layer(layer)
+}
+
+/// Serves `router` on 127.0.0.1:0 until the test ends.
+pub async fn serve(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+/// POSTs `body` with `headers` to `path`.
+pub async fn post_with(
+    addr: SocketAddr,
+    path: &str,
+    headers: http::HeaderMap,
+    body: impl Into<Vec<u8>>,
+) -> reqwest::Response {
+    client()
+        .post(format!("http://{addr}{path}"))
+        .headers(headers)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// POSTs `body` signed as event `id`.
+pub async fn deliver(addr: SocketAddr, path: &str, id: &str, body: &[u8]) -> reqwest::Response {
+    post_with(addr, path, signed(id, body), body.to_vec()).await
+}
+
+/// The problem document of a rejection, after checking its content type and status field.
+pub async fn problem(res: reqwest::Response) -> serde_json::Value {
+    let status = res.status().as_u16();
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let v: serde_json::Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!(v["status"], status);
+    assert!(v["title"].is_string() && v["detail"].is_string(), "{v}");
+    v
+}
+
+/// A store whose backend is always down.
+#[derive(Debug, Clone, Default)]
+pub struct DownStore;
+
+fn down() -> StoreError {
+    StoreError::unavailable(std::io::Error::new(
+        std::io::ErrorKind::ConnectionRefused,
+        "connection refused",
+    ))
+}
+
+impl IdempotencyStore for DownStore {
+    async fn claim(
+        &self,
+        _: &IdempotencyKey,
+        _: [u8; 32],
+        _: Duration,
+    ) -> Result<Claim, StoreError> {
+        Err(down())
+    }
+
+    async fn complete(
+        &self,
+        _: &IdempotencyKey,
+        _: &Token,
+        _: StoredResponse,
+        _: Duration,
+    ) -> Result<(), StoreError> {
+        Err(down())
+    }
+
+    async fn release(&self, _: &IdempotencyKey, _: &Token) -> Result<(), StoreError> {
+        Err(down())
+    }
+}

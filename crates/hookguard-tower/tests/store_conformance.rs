@@ -1,0 +1,78 @@
+//! The store conformance suite, run for `MemoryStore` and `BoxedStore`, plus `MemoryStore`'s bound.
+
+use std::time::Duration;
+
+use hookguard_tower::conformance::{self, ManualClock};
+use hookguard_tower::store::{
+    BoxedStore, Claim, IdempotencyStore, MemoryStore, StoreError, StoredResponse,
+};
+use http::StatusCode;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_store_conforms() {
+    let clock = ManualClock::default();
+    conformance::run(MemoryStore::new().with_clock(clock.clone()), &clock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn boxed_store_conforms() {
+    let clock = ManualClock::default();
+    conformance::run(
+        BoxedStore::new(MemoryStore::new().with_clock(clock.clone())),
+        &clock,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn boxing_a_boxed_store_does_not_nest() {
+    let boxed = BoxedStore::new(MemoryStore::new());
+    let twice = BoxedStore::new(boxed.clone());
+    assert_eq!(format!("{boxed:?}"), format!("{twice:?}"));
+}
+
+#[tokio::test]
+async fn full_store_evicts_expired_records_then_refuses() {
+    let clock = ManualClock::default();
+    // One record per shard: the second live key in a shard is refused.
+    let store = MemoryStore::with_capacity(1).with_clock(clock.clone());
+    let lease = Duration::from_secs(10);
+    let mut refused = None;
+    let mut held = Vec::new();
+    for i in 0..200 {
+        let key = format!("k{i}").into();
+        match store.claim(&key, [1; 32], lease).await {
+            Ok(Claim::Acquired(token)) => held.push((key, token)),
+            Err(e) => {
+                refused = Some((key, e));
+                break;
+            }
+            Ok(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    let (key, error) = refused.expect("a store of 32 records refuses the 33rd key at the latest");
+    assert!(
+        matches!(error, StoreError::Full { capacity: 32 }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("full"));
+    assert!(store.len() <= 32);
+
+    // Completed records past their retention and lapsed leases make room again.
+    let (first, token) = &held[0];
+    store
+        .complete(
+            first,
+            token,
+            StoredResponse::new(StatusCode::OK, ""),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(11));
+    assert!(matches!(
+        store.claim(&key, [1; 32], lease).await,
+        Ok(Claim::Acquired(_))
+    ));
+    assert_eq!(store.purge_expired(), held.len() - 1);
+}

@@ -1,0 +1,3 @@
+//! Run with: `cargo run --example quickstart` — signs a few events and verifies them (placeholder, grows later).
+
+fn main() {}
