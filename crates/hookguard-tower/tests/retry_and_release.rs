@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{Calls, app, deliver, serve, signed};
+use common::{Calls, app, client_builder, deliver, serve, signed};
 use hookguard_tower::store::{
     Claim, IdempotencyKey, IdempotencyStore, MemoryStore, StoreError, StoredResponse, Token,
 };
@@ -43,7 +43,7 @@ async fn a_client_that_disconnects_mid_handler_releases_the_claim() {
     let calls = Calls::default();
     // A long lease: only the release, not the lease running out, can let the next delivery in.
     let addr = serve(app(layer().lease(Duration::from_secs(600)), &calls)).await;
-    let client = reqwest::Client::builder()
+    let client = client_builder()
         .timeout(Duration::from_millis(200))
         .build()
         .unwrap();
@@ -204,7 +204,7 @@ async fn a_request_dropped_while_claiming_releases_the_claim_once_it_lands() {
         .idempotency(SlowClaims(memory.clone()))
         .lease(Duration::from_secs(600));
     let addr = serve(app(layer, &calls)).await;
-    let client = reqwest::Client::builder()
+    let client = client_builder()
         .timeout(Duration::from_millis(30))
         .build()
         .unwrap();

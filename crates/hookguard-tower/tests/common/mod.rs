@@ -124,11 +124,18 @@ pub async fn serve(router: Router) -> SocketAddr {
     addr
 }
 
-pub fn client() -> reqwest::Client {
+/// A reqwest builder that works however the workspace unified reqwest's features.
+///
+/// The sender builds reqwest with `rustls-no-provider` (ring, not aws-lc); when the whole workspace is built
+/// together that feature reaches these tests too, and reqwest refuses to build a client, even a plain-HTTP
+/// one, until a provider is installed. Installing one twice is harmless.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap()
+}
+
+pub fn client() -> reqwest::Client {
+    client_builder().pool_max_idle_per_host(0).build().unwrap()
 }
 
 /// POSTs `body` with `headers` to `path`.
