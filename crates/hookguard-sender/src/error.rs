@@ -60,7 +60,7 @@ pub enum ConfigError {
         /// The endpoint's id.
         endpoint: String,
     },
-    /// A setting is zero where it must not be (workers, max_in_flight, timeouts).
+    /// A setting is zero where it must not be (workers, batch, max_in_flight, timeouts, intervals).
     #[error("{0} must not be zero")]
     Zero(&'static str),
     /// The job lease is not longer than the longest endpoint timeout plus the margin, so a slow delivery could
@@ -73,6 +73,19 @@ pub enum ConfigError {
         lease: Duration,
         /// The longest endpoint timeout plus the margin.
         required: Duration,
+    },
+    /// Beside other endpoints, an endpoint may hold every worker at once: if it hangs, nothing else is
+    /// delivered until its requests time out.
+    #[error(
+        "endpoint `{endpoint}`: max_in_flight {max_in_flight} leaves none of the {workers} workers to the other endpoints"
+    )]
+    MaxInFlightNotBelowWorkers {
+        /// The endpoint's id.
+        endpoint: String,
+        /// Its `max_in_flight`.
+        max_in_flight: usize,
+        /// The configured number of workers.
+        workers: usize,
     },
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client")]

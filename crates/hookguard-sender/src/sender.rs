@@ -203,6 +203,9 @@ impl<Q: Queue> SenderBuilder<Q> {
     }
 
     /// The longest `Retry-After` honoured (default 24 h); longer values are clamped to it.
+    ///
+    /// A receiver's `Retry-After` (on any status) can only delay a retry beyond the [`RetryPolicy`]'s next
+    /// delay, never bring it forward.
     pub const fn retry_after_cap(mut self, cap: Duration) -> Self {
         self.settings.retry_after_cap = cap;
         self
@@ -262,6 +265,16 @@ impl<Q: Queue> SenderBuilder<Q> {
                 return Err(ConfigError::Zero(name));
             }
         }
+        // Zero here would make a worker, the reaper or a held-back job spin.
+        for (value, name) in [
+            (s.poll_interval, "poll_interval"),
+            (s.reap_interval, "reap_interval"),
+            (s.defer_delay, "defer_delay"),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::Zero(name));
+            }
+        }
         let now = self.clock.now();
         let mut endpoints = HashMap::new();
         let mut order = Vec::new();
@@ -274,6 +287,19 @@ impl<Q: Queue> SenderBuilder<Q> {
             }
             order.push(rt.config.id.clone());
             endpoints.insert(rt.config.id.clone(), Arc::new(rt));
+        }
+        // Each request in flight holds a worker until it ends; a hanging endpoint must leave one free.
+        if endpoints.len() > 1 {
+            if let Some(ep) = endpoints
+                .values()
+                .find(|ep| ep.config.max_in_flight >= s.workers)
+            {
+                return Err(ConfigError::MaxInFlightNotBelowWorkers {
+                    endpoint: ep.config.id.clone(),
+                    max_in_flight: ep.config.max_in_flight,
+                    workers: s.workers,
+                });
+            }
         }
         let required = longest + LEASE_MARGIN;
         if s.lease <= required {
@@ -832,7 +858,10 @@ impl<Q: Queue> Sender<Q> {
                     self.count_final(ep, "dead_lettered");
                 }
                 Some(delay) => {
-                    let delay = retry_after.map_or(delay, |ra| ra.min(sh.settings.retry_after_cap));
+                    // Retry-After may only lengthen the wait: a `Retry-After: 0` from a struggling server
+                    // must not spend the whole attempt budget in seconds.
+                    let delay = retry_after
+                        .map_or(delay, |ra| delay.max(ra.min(sh.settings.retry_after_cap)));
                     q.retry_at(token, now + delay, attempt).await?;
                 }
             },

@@ -172,15 +172,17 @@ async fn retry_after_is_honoured_on_any_status_and_clamped() {
     assert_eq!(
         record(&sender, job).await.state,
         JobState::Scheduled { due_at: t },
-        "503: clamped to 1 h"
+        "503: clamped to 1 h, longer than the schedule's 5 min"
     );
     clock.set(t);
     sender.process_due(1).await.unwrap();
+    let t = t + S * 30 * 60;
     assert_eq!(
         record(&sender, job).await.state,
         JobState::Scheduled { due_at: t },
-        "500, Retry-After: 0 → now"
+        "500, Retry-After: 0 → the schedule's 30 min, never sooner"
     );
+    clock.set(t);
     sender.process_due(1).await.unwrap();
     let rec = record(&sender, job).await;
     assert_eq!(rec.state, JobState::Delivered { at: t });

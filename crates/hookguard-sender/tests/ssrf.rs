@@ -113,6 +113,50 @@ fn invalid_configuration_is_a_typed_error() {
 }
 
 #[test]
+fn no_endpoint_may_hold_every_worker_and_no_interval_may_be_zero() {
+    let url = "http://127.0.0.1:1/";
+    let two = |busy: Endpoint| {
+        Sender::builder(MemoryQueue::new())
+            .allow_private_networks()
+            .workers(4)
+            .endpoint(busy)
+            .endpoint(Endpoint::new("other", url, KEY))
+            .build()
+    };
+    let err = two(Endpoint::new("busy", url, KEY).with_max_in_flight(4)).unwrap_err();
+    assert!(
+        matches!(err, ConfigError::MaxInFlightNotBelowWorkers { ref endpoint, max_in_flight: 4, workers: 4 }
+            if endpoint == "busy"),
+        "{err}"
+    );
+    assert!(two(Endpoint::new("busy", url, KEY).with_max_in_flight(3)).is_ok());
+    // Alone, an endpoint starves nobody: it may use every worker.
+    let alone = Sender::builder(MemoryQueue::new())
+        .allow_private_networks()
+        .workers(4)
+        .endpoint(Endpoint::new("busy", url, KEY).with_max_in_flight(8))
+        .build();
+    assert!(alone.is_ok());
+
+    let zero = |b: hookguard_sender::SenderBuilder<MemoryQueue>| {
+        b.allow_private_networks()
+            .endpoint(Endpoint::new("ep", url, KEY))
+            .build()
+    };
+    let b = || Sender::builder(MemoryQueue::new());
+    for (built, name) in [
+        (zero(b().poll_interval(Duration::ZERO)), "poll_interval"),
+        (zero(b().reap_interval(Duration::ZERO)), "reap_interval"),
+        (zero(b().defer_delay(Duration::ZERO)), "defer_delay"),
+    ] {
+        assert!(
+            matches!(built, Err(ConfigError::Zero(n)) if n == name),
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn the_lease_must_outlast_the_longest_timeout_plus_a_margin() {
     let slow =
         Endpoint::new("slow", "http://127.0.0.1:1/", KEY).with_timeout(Duration::from_secs(55));

@@ -149,10 +149,9 @@ impl Rejection {
     /// Adds `Retry-After` (where it applies) and the rejection's extension to a response.
     pub(crate) fn decorate<B>(&self, res: &mut http::Response<B>) {
         if let Some(after) = self.retry_after() {
-            res.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after_secs(after)),
-            );
+            res.headers_mut()
+                .entry(header::RETRY_AFTER)
+                .or_insert_with(|| HeaderValue::from(retry_after_secs(after)));
         }
         res.extensions_mut().insert(self.clone());
     }

@@ -1,13 +1,15 @@
 //! The receiver's metrics carry the names and labels the dashboards expect.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use hookguard::{Clock, Scheme, Signer, SystemClock, Verifier};
-use hookguard_tower::WebhookLayer;
 use hookguard_tower::store::MemoryStore;
+use hookguard_tower::{OnStoreError, WebhookLayer};
 use http_body_util::Full;
 use metrics::{
     Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
@@ -130,6 +132,21 @@ async fn outcomes_are_counted_under_the_contract_names() {
     );
     assert_eq!(service.oneshot(request(bad)).await.unwrap().status(), 401);
 
+    // Store down, fail-open: the handler runs and the request counts once, as `fail-open`.
+    let fail_open = ServiceBuilder::new()
+        .layer(
+            WebhookLayer::new(common::verifier())
+                .idempotency(common::DownStore)
+                .on_store_error(OnStoreError::FailOpen),
+        )
+        .service_fn(|_: http::Request<Full<Bytes>>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::new())))
+        });
+    assert_eq!(
+        fail_open.oneshot(request(signed())).await.unwrap().status(),
+        200
+    );
+
     let scheme = "scheme=standard-webhooks";
     assert_eq!(
         recorded.get(&format!(
@@ -143,6 +160,13 @@ async fn outcomes_are_counted_under_the_contract_names() {
         )),
         1
     );
+    assert_eq!(
+        recorded.get(&format!(
+            "hookguard_webhooks_total{{{scheme},outcome=fail-open}}"
+        )),
+        1
+    );
+    assert_eq!(recorded.get("hookguard_idempotency_total{result=error}"), 1);
     assert_eq!(
         recorded.get(&format!(
             "hookguard_webhooks_total{{{scheme},outcome=signature-mismatch}}"
@@ -161,5 +185,5 @@ async fn outcomes_are_counted_under_the_contract_names() {
         recorded.get("hookguard_idempotency_total{result=replayed}"),
         1
     );
-    assert_eq!(recorded.get("hookguard_verify_seconds{}"), 3);
+    assert_eq!(recorded.get("hookguard_verify_seconds{}"), 4);
 }

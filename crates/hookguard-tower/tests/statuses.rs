@@ -281,7 +281,7 @@ async fn a_custom_rejection_replaces_the_body_and_keeps_the_reason() {
 
     // The reason travels in the response's extensions, for outer layers.
     use tower::ServiceExt;
-    let svc = app(custom, &calls);
+    let svc = app(custom.clone(), &calls);
     let req = http::Request::post("/ok")
         .body(axum::body::Body::from(BODY))
         .unwrap();
@@ -290,6 +290,13 @@ async fn a_custom_rejection_replaces_the_body_and_keeps_the_reason() {
         res.extensions().get::<Rejection>().map(Rejection::kind),
         Some("missing-header")
     );
+
+    // A rejection that asks the sender to come back keeps its Retry-After under a custom body.
+    let addr = serve(app(custom.idempotency(DownStore), &calls)).await;
+    let res = deliver(addr, "/ok", "msg_custom_down", BODY).await;
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(res.text().await.unwrap(), "nope: store-unavailable");
 }
 
 #[tokio::test]

@@ -8,14 +8,12 @@ use hookguard_tower::store::{
 };
 use http::StatusCode;
 
+/// One test, not two: each run ends in a 1 000-way race, and heavy tests do not run beside each other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn memory_store_conforms() {
+async fn memory_store_and_boxed_store_conform() {
     let clock = ManualClock::default();
     conformance::run(MemoryStore::new().with_clock(clock.clone()), &clock).await;
-}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn boxed_store_conforms() {
     let clock = ManualClock::default();
     conformance::run(
         BoxedStore::new(MemoryStore::new().with_clock(clock.clone())),
@@ -75,4 +73,27 @@ async fn full_store_evicts_expired_records_then_refuses() {
         Ok(Claim::Acquired(_))
     ));
     assert_eq!(store.purge_expired(), held.len() - 1);
+}
+
+#[tokio::test]
+async fn a_one_second_lease_outlasts_the_second_it_was_taken_in() {
+    // The clock reads whole seconds: a claim late in second N must not lapse at N + 1.
+    let clock = ManualClock::default();
+    let store = MemoryStore::new().with_clock(clock.clone());
+    let key = conformance::unique_key("short-lease");
+    let lease = Duration::from_secs(1);
+    assert!(matches!(
+        store.claim(&key, [1; 32], lease).await.unwrap(),
+        Claim::Acquired(_)
+    ));
+    clock.advance(Duration::from_secs(1));
+    assert!(matches!(
+        store.claim(&key, [1; 32], lease).await.unwrap(),
+        Claim::InProgress { retry_after } if retry_after == lease
+    ));
+    clock.advance(Duration::from_secs(1));
+    assert!(matches!(
+        store.claim(&key, [1; 32], lease).await.unwrap(),
+        Claim::Acquired(_)
+    ));
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::{Future, ready};
+use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -22,7 +22,8 @@ const SHARDS: usize = 32;
 /// instances behind a load balancer with a shared backend instead.
 ///
 /// Time comes from a [`Clock`] in whole seconds (the system clock unless
-/// [`with_clock`](Self::with_clock) says otherwise), so leases and retentions round up to whole seconds.
+/// [`with_clock`](Self::with_clock) says otherwise). A lease or retention is never shorter than asked: it
+/// lasts its duration rounded up to whole seconds plus one, since "now" may be late in its second.
 ///
 /// ```
 /// use hookguard_tower::store::{Claim, IdempotencyStore, MemoryStore, StoredResponse};
@@ -146,7 +147,7 @@ impl MemoryStore {
             fingerprint,
             state: State::InProgress {
                 token,
-                lease_until: now.saturating_add(secs(lease)),
+                lease_until: deadline(now, lease),
             },
         };
         if let Some(record) = shard.get_mut(key) {
@@ -159,7 +160,8 @@ impl MemoryStore {
             }
             return Ok(match &record.state {
                 State::InProgress { lease_until, .. } => {
-                    let left = u64::try_from(lease_until.saturating_sub(now))
+                    // Without `deadline`'s extra second: the hint is the lease as asked for.
+                    let left = u64::try_from(lease_until.saturating_sub(now).saturating_sub(1))
                         .unwrap_or(1)
                         .max(1);
                     Claim::InProgress {
@@ -195,7 +197,7 @@ impl MemoryStore {
             {
                 record.state = State::Completed {
                     response,
-                    expires_at: now.saturating_add(secs(retention)),
+                    expires_at: deadline(now, retention),
                 };
                 Ok(())
             }
@@ -236,7 +238,7 @@ impl IdempotencyStore for MemoryStore {
         fingerprint: [u8; 32],
         lease: Duration,
     ) -> impl Future<Output = Result<Claim, StoreError>> + Send {
-        ready(self.claim_now(key, fingerprint, lease))
+        async move { self.claim_now(key, fingerprint, lease) }
     }
 
     fn complete(
@@ -246,7 +248,7 @@ impl IdempotencyStore for MemoryStore {
         response: StoredResponse,
         retention: Duration,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        ready(self.complete_now(key, token, response, retention))
+        async move { self.complete_now(key, token, response, retention) }
     }
 
     fn release(
@@ -254,15 +256,21 @@ impl IdempotencyStore for MemoryStore {
         key: &IdempotencyKey,
         token: &Token,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        self.release_now(key, token);
-        ready(Ok(()))
+        async move {
+            self.release_now(key, token);
+            Ok(())
+        }
     }
 }
 
-/// Whole seconds, rounded up, saturating.
-fn secs(d: Duration) -> i64 {
-    let s = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
-    i64::try_from(s).unwrap_or(i64::MAX)
+/// When something that lasts `d` from `now` (a whole second read off a clock) is over.
+///
+/// `now` may stand for any instant of its second, so one second more keeps a 1 s lease from lapsing at
+/// once, and with it a second run of a handler that is still running.
+fn deadline(now: i64, d: Duration) -> i64 {
+    let secs = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
+    now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX))
+        .saturating_add(1)
 }
 
 /// A poisoned shard still holds consistent records: every mutation is a single assignment.

@@ -117,6 +117,8 @@ struct Ctx<S> {
     key: Option<IdempotencyKey>,
     guard: Option<ReleaseGuard<BoxedStore>>,
     scheme: &'static str,
+    /// The `hookguard_webhooks_total` outcome once the handler answers without a claim to finish.
+    unclaimed_outcome: &'static str,
     span: Span,
 }
 
@@ -144,6 +146,7 @@ where
             key: None,
             guard: None,
             scheme,
+            unclaimed_outcome: "handled",
             span,
         };
         let state = if declared.is_some_and(|n| n > limit as u64)
@@ -370,7 +373,7 @@ impl<S> Ctx<S> {
                 OnStoreError::FailOpen => {
                     tracing::warn!(%error, "idempotency store failed; handling without deduplication (fail-open)");
                     self.key = None;
-                    metrics::webhook(self.scheme, "fail-open");
+                    self.unclaimed_outcome = "fail-open";
                     self.call_inner()
                 }
             },
@@ -401,7 +404,7 @@ impl<S> Ctx<S> {
         response: Response<ResBody>,
     ) -> State<F, ReqBody, ResBody> {
         if self.guard.is_none() {
-            metrics::webhook(self.scheme, "handled");
+            metrics::webhook(self.scheme, self.unclaimed_outcome);
             return State::Ready {
                 response: Some(response.map(ResponseBody::inner)),
             };

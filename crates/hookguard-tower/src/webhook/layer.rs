@@ -49,13 +49,13 @@ pub(crate) struct Config {
 
 impl Config {
     /// The response for a rejection: the custom closure's or the problem document, with the reason in the
-    /// extensions either way.
+    /// extensions and `Retry-After` (unless the closure set its own) either way.
     pub(crate) fn reject(&self, rejection: &Rejection) -> http::Response<Bytes> {
         let Some(custom) = &self.rejection else {
             return rejection.to_problem_response();
         };
         let mut res = custom(rejection);
-        res.extensions_mut().insert(rejection.clone());
+        rejection.decorate(&mut res);
         res
     }
 }
