@@ -122,4 +122,10 @@ pub enum SchemeError {
     /// The template uses `{timestamp}` or `{id}` but the scheme has no header to read it from.
     #[error("the signed-content template uses `{{{0}}}` but no {0} header is configured")]
     PlaceholderWithoutHeader(&'static str),
+    /// A timestamp header is configured but the template does not sign `{timestamp}`: anyone could set it,
+    /// so checking its tolerance would protect against nothing.
+    #[error(
+        "a timestamp header is configured but the signed-content template does not use `{{timestamp}}`"
+    )]
+    TimestampNotSigned,
 }

@@ -176,6 +176,15 @@ impl Key {
         Ok(Self::Ed25519Secret(Box::new(key)))
     }
 
+    /// The HMAC secret's bytes, if this is an HMAC key.
+    pub(crate) fn hmac_secret(&self) -> Option<&[u8]> {
+        match self {
+            Self::Hmac(secret) => Some(secret.expose()),
+            #[cfg(feature = "ed25519")]
+            Self::Ed25519Secret(_) | Self::Ed25519Public(_) => None,
+        }
+    }
+
     /// Whether this key can produce signatures (a public key cannot).
     pub(crate) fn can_sign(&self) -> bool {
         match self {

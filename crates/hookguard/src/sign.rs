@@ -135,11 +135,7 @@ impl Signer {
     }
 
     fn hmac_secrets(&self) -> impl Iterator<Item = &[u8]> {
-        self.keys.iter().filter_map(|k| match k {
-            Key::Hmac(secret) => Some(secret.expose()),
-            #[cfg(feature = "ed25519")]
-            _ => None,
-        })
+        self.keys.iter().filter_map(Key::hmac_secret)
     }
 }
 

@@ -161,7 +161,19 @@ fn invalid_descriptions_are_refused() {
         SchemeError::InvalidPrefix
     );
     assert_eq!(
-        base().timestamp_header("x ts").build().unwrap_err(),
+        base()
+            .timestamp_header("x ts")
+            .signed_content("{timestamp}.{payload}")
+            .build()
+            .unwrap_err(),
         SchemeError::InvalidHeaderName("x ts".into())
+    );
+    assert_eq!(
+        base()
+            .timestamp_header("x-acme-timestamp")
+            .build()
+            .unwrap_err(),
+        SchemeError::TimestampNotSigned,
+        "a timestamp nobody signed cannot prove freshness"
     );
 }

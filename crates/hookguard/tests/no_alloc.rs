@@ -239,6 +239,7 @@ fn verify_does_not_allocate() {
     let fresh = Scheme::custom("fresh")
         .signature_header("x-fresh-signature")
         .timestamp_header("x-fresh-timestamp")
+        .signed_content("{timestamp}.{payload}")
         .build()
         .expect("scheme");
     let verifier = common::verifier(fresh, &["fresh-secret-0123456789"], NOW);

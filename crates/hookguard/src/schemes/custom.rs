@@ -53,7 +53,9 @@ impl CustomScheme {
         self
     }
 
-    /// The header with the Unix timestamp in seconds; with it, the tolerance window applies.
+    /// The header with the Unix timestamp in seconds; with it, the tolerance window applies. The template
+    /// must then sign `{timestamp}` (see [`signed_content`](Self::signed_content)): an unsigned timestamp
+    /// proves nothing about freshness.
     pub fn timestamp_header(mut self, name: &str) -> Self {
         self.timestamp = Some(name.to_owned());
         self
@@ -76,7 +78,8 @@ impl CustomScheme {
     ///
     /// # Errors
     /// A [`SchemeError`] naming the first problem: no or an invalid header name, or a template that does not
-    /// sign the payload, names an unknown placeholder, or uses one without a header to read it from.
+    /// sign the payload, names an unknown placeholder, uses one without a header to read it from, or leaves a
+    /// configured timestamp unsigned.
     pub fn build(self) -> Result<Scheme, SchemeError> {
         let header = |name: &str| {
             let name = HeaderName::from_bytes(name.as_bytes())
@@ -104,6 +107,9 @@ impl CustomScheme {
         }
         if timestamp.is_none() && content.contains(&Part::Timestamp) {
             return Err(SchemeError::PlaceholderWithoutHeader("timestamp"));
+        }
+        if timestamp.is_some() && !content.contains(&Part::Timestamp) {
+            return Err(SchemeError::TimestampNotSigned);
         }
         if id.is_none() && content.contains(&Part::Id) {
             return Err(SchemeError::PlaceholderWithoutHeader("id"));
