@@ -31,7 +31,7 @@ proptest! {
         let sw = header::standard_webhooks(&value);
         prop_assert!(sw.len() <= MAX_CANDIDATES);
         prop_assert_eq!(sw.iter().count(), sw.len());
-        prop_assert_eq!(sw.is_empty(), sw.len() == 0);
+        prop_assert_eq!(sw.is_empty(), sw.iter().next().is_none());
         sw.iter().for_each(check_candidate);
 
         if let Some(stripe) = header::stripe(&value) {

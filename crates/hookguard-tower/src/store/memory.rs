@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -232,34 +231,28 @@ impl fmt::Debug for MemoryStore {
 }
 
 impl IdempotencyStore for MemoryStore {
-    fn claim(
+    async fn claim(
         &self,
         key: &IdempotencyKey,
         fingerprint: [u8; 32],
         lease: Duration,
-    ) -> impl Future<Output = Result<Claim, StoreError>> + Send {
-        async move { self.claim_now(key, fingerprint, lease) }
+    ) -> Result<Claim, StoreError> {
+        self.claim_now(key, fingerprint, lease)
     }
 
-    fn complete(
+    async fn complete(
         &self,
         key: &IdempotencyKey,
         token: &Token,
         response: StoredResponse,
         retention: Duration,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        async move { self.complete_now(key, token, response, retention) }
+    ) -> Result<(), StoreError> {
+        self.complete_now(key, token, response, retention)
     }
 
-    fn release(
-        &self,
-        key: &IdempotencyKey,
-        token: &Token,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        async move {
-            self.release_now(key, token);
-            Ok(())
-        }
+    async fn release(&self, key: &IdempotencyKey, token: &Token) -> Result<(), StoreError> {
+        self.release_now(key, token);
+        Ok(())
     }
 }
 
