@@ -709,6 +709,7 @@ impl<Q: Queue> Sender<Q> {
         let sh = &*self.shared;
         let job = &leased.job;
         let started = Instant::now();
+        let mut retry_after = None;
         let result = match ep
             .signer
             .sign(&job.event_id, now.as_unix_seconds(), &job.payload)
@@ -733,7 +734,7 @@ impl<Q: Queue> Sender<Q> {
                     Err(e) => Err(describe(&e)),
                     Ok(mut response) => {
                         let status = response.status().as_u16();
-                        let retry_after = response
+                        retry_after = response
                             .headers()
                             .get(RETRY_AFTER)
                             .and_then(|v| v.to_str().ok())
@@ -762,11 +763,7 @@ impl<Q: Queue> Sender<Q> {
                             Some((kind, msg)) => {
                                 Err((kind, format!("status {status}, then: {msg}")))
                             }
-                            None => Ok((
-                                status,
-                                retry_after,
-                                String::from_utf8_lossy(&body).into_owned(),
-                            )),
+                            None => Ok((status, String::from_utf8_lossy(&body).into_owned())),
                         }
                     }
                 }
@@ -775,23 +772,22 @@ impl<Q: Queue> Sender<Q> {
         let latency = started.elapsed();
         metrics::histogram!(m::DELIVERY_SECONDS, "endpoint" => ep.config.id.clone())
             .record(latency.as_secs_f64());
-        match result {
-            Ok((status, retry_after, body)) => {
+        // A Retry-After counts even when the body then broke off: the receiver asked for the pause.
+        let attempt = match result {
+            Ok((status, body)) => {
                 let mut a =
                     Attempt::new(leased.attempt, now, AttemptResult::Status(status), latency);
                 a.response_body = body;
-                (a, retry_after)
+                a
             }
-            Err((kind, message)) => (
-                Attempt::new(
-                    leased.attempt,
-                    now,
-                    AttemptResult::Error { kind, message },
-                    latency,
-                ),
-                None,
+            Err((kind, message)) => Attempt::new(
+                leased.attempt,
+                now,
+                AttemptResult::Error { kind, message },
+                latency,
             ),
-        }
+        };
+        (attempt, retry_after)
     }
 
     /// Records the attempt and moves the job on, per the outcome rules.

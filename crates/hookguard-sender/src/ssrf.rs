@@ -51,10 +51,22 @@ fn is_forbidden_v6(ip: Ipv6Addr) -> bool {
     if seg[..6] == [0; 6] && !ip.is_unspecified() && !ip.is_loopback() {
         return is_forbidden_v4(embedded);
     }
-    if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+    // NAT64 (64:ff9b::/96) and SIIT's IPv4-translated form (::ffff:0:a.b.c.d) also end in one.
+    if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || seg[..6] == [0, 0, 0, 0, 0xffff, 0] {
         return is_forbidden_v4(embedded);
     }
+    // 6to4 (2002::/16) carries its IPv4 gateway in the next 32 bits.
+    if seg[0] == 0x2002 {
+        let [a, b] = seg[1].to_be_bytes();
+        let [c, d] = seg[2].to_be_bytes();
+        return is_forbidden_v4(Ipv4Addr::new(a, b, c, d));
+    }
     ip.is_unspecified()
+        // Teredo (2001::/32) hides its IPv4 target; local-use NAT64 (64:ff9b:1::/48) reaches private IPv4;
+        // 100::/64 is the discard prefix.
+        || (seg[0] == 0x2001 && seg[1] == 0)
+        || seg[..3] == [0x64, 0xff9b, 1]
+        || seg[..4] == [0x100, 0, 0, 0]
         || ip.is_loopback()
         || ip.is_multicast()
         || (seg[0] & 0xfe00) == 0xfc00
@@ -154,6 +166,12 @@ mod tests {
             "::ffff:169.254.169.254",
             "64:ff9b::a9fe:a9fe",
             "::10.0.0.1",
+            "::ffff:0:7f00:1",
+            "2002:a9fe:a9fe::1",
+            "2002:7f00:1::",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "64:ff9b:1::a00:1",
+            "100::1",
         ] {
             assert!(is_forbidden(s.parse().unwrap()), "{s} must be refused");
         }
@@ -166,6 +184,8 @@ mod tests {
             "2606:4700::1111",
             "::ffff:8.8.8.8",
             "64:ff9b::808:808",
+            "2002:808:808::1",
+            "::ffff:0:808:808",
         ] {
             assert!(!is_forbidden(s.parse().unwrap()), "{s} is public");
         }

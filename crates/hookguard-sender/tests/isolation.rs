@@ -65,6 +65,23 @@ async fn a_hanging_endpoint_beside_a_healthy_one_never_holds_all_workers() {
     }
     let workers = sender.spawn();
 
+    // Ordering, not timing: when the last healthy delivery is acknowledged, no hanging request has timed
+    // out yet.
+    wait_until("every healthy delivery acknowledged", async || {
+        for id in &healthy_jobs {
+            if !matches!(record(&sender, *id).await.state, JobState::Delivered { .. }) {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    let events = log.lock().unwrap().clone();
+    assert!(
+        !events.iter().any(|e| e == "hang:dropped"),
+        "a hanging request timed out before the healthy endpoint was served: {events:?}"
+    );
+
     wait_until("the first timeout", async || {
         log.lock().unwrap().iter().any(|e| e == "hang:dropped")
     })
@@ -88,12 +105,6 @@ async fn a_hanging_endpoint_beside_a_healthy_one_never_holds_all_workers() {
         "max_in_flight 2"
     );
 
-    for id in &healthy_jobs {
-        assert!(matches!(
-            record(&sender, *id).await.state,
-            JobState::Delivered { .. }
-        ));
-    }
     assert!(healthy.requests().iter().all(|r| r.verified.is_ok()));
 
     // Shutdown with a short grace: hanging attempts are abandoned and their jobs released, not lost.
