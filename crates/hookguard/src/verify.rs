@@ -126,8 +126,7 @@ impl Verifier {
         payload: &[u8],
     ) -> Result<Verified<'h>, VerifyError> {
         let def = &*self.scheme.def;
-        let names = HeaderNames::resolve(def, headers);
-        let signature = required(headers, names.signature)?;
+        let (names, signature) = HeaderNames::resolve(def, headers)?;
         let id = read_id(def, &names, headers)?;
         let (timestamp_text, candidates) = match &def.format {
             SignatureFormat::Stripe => {
@@ -266,30 +265,35 @@ struct HeaderNames<'a> {
 }
 
 impl<'a> HeaderNames<'a> {
-    fn resolve(def: &'a SchemeDef, headers: &HeaderMap) -> Self {
-        let header_timestamp = match &def.timestamp {
-            TimestampSource::Header(name) => Some(name),
-            TimestampSource::None | TimestampSource::InSignature => None,
-        };
-        match &def.alternate {
-            Some(alt)
-                if !headers.contains_key(&def.signature)
-                    && headers.contains_key(&alt.signature) =>
-            {
-                Self {
-                    signature: &alt.signature,
-                    id: Some(&alt.id),
-                    id_fallback: None,
-                    timestamp: Some(&alt.timestamp),
-                }
-            }
-            _ => Self {
+    /// The names in force for this request, with its one signature value. Each header is looked up once:
+    /// the alternate names only when the scheme's own signature header is absent.
+    fn resolve<'h>(
+        def: &'a SchemeDef,
+        headers: &'h HeaderMap,
+    ) -> Result<(Self, &'h HeaderValue), VerifyError> {
+        if let Some(value) = single(headers, &def.signature)? {
+            let timestamp = match &def.timestamp {
+                TimestampSource::Header(name) => Some(name),
+                TimestampSource::None | TimestampSource::InSignature => None,
+            };
+            let names = Self {
                 signature: &def.signature,
                 id: def.id.as_ref(),
                 id_fallback: def.id_fallback.as_ref(),
-                timestamp: header_timestamp,
-            },
+                timestamp,
+            };
+            return Ok((names, value));
         }
+        let missing = || VerifyError::MissingHeader(def.signature.clone());
+        let alt = def.alternate.as_ref().ok_or_else(missing)?;
+        let value = single(headers, &alt.signature)?.ok_or_else(missing)?;
+        let names = Self {
+            signature: &alt.signature,
+            id: Some(&alt.id),
+            id_fallback: None,
+            timestamp: Some(&alt.timestamp),
+        };
+        Ok((names, value))
     }
 }
 
