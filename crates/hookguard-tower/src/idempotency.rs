@@ -59,6 +59,7 @@ pub struct Idempotency<S> {
     store: Arc<S>,
     lease: Duration,
     retention: Duration,
+    replay_limit: usize,
     done: fn(StatusCode) -> bool,
 }
 
@@ -68,6 +69,7 @@ impl<S> Clone for Idempotency<S> {
             store: Arc::clone(&self.store),
             lease: self.lease,
             retention: self.retention,
+            replay_limit: self.replay_limit,
             done: self.done,
         }
     }
@@ -79,6 +81,7 @@ impl<S: fmt::Debug> fmt::Debug for Idempotency<S> {
             .field("store", &self.store)
             .field("lease", &self.lease)
             .field("retention", &self.retention)
+            .field("replay_limit", &self.replay_limit)
             .finish_non_exhaustive()
     }
 }
@@ -90,6 +93,7 @@ impl<S: IdempotencyStore> Idempotency<S> {
             store: Arc::new(store),
             lease: DEFAULT_LEASE,
             retention: DEFAULT_RETENTION,
+            replay_limit: crate::WebhookLayer::DEFAULT_REPLAY_LIMIT,
             done: default_done,
         }
     }
@@ -106,6 +110,14 @@ impl<S: IdempotencyStore> Idempotency<S> {
     #[must_use]
     pub fn retention(mut self, retention: Duration) -> Self {
         self.retention = retention;
+        self
+    }
+
+    /// The longest response body [`run`](Self::run) stores for replay (default 64 KiB, as the layer's); a
+    /// longer one is replayed with its status and headers but an empty body, rather than filling the store.
+    #[must_use]
+    pub fn replay_limit(mut self, bytes: usize) -> Self {
+        self.replay_limit = bytes;
         self
     }
 
@@ -174,7 +186,13 @@ impl<S: IdempotencyStore> Idempotency<S> {
         let response = handler().await;
         let completing = (self.done)(response.status());
         let result = if completing {
-            let mut stored = StoredResponse::new(response.status(), response.body().clone());
+            let body = if response.body().len() <= self.replay_limit {
+                response.body().clone()
+            } else {
+                tracing::warn!(%key, limit = self.replay_limit, "response body longer than the replay limit; it will be replayed without a body");
+                Bytes::new()
+            };
+            let mut stored = StoredResponse::new(response.status(), body);
             if let Some(ct) = response.headers().get(http::header::CONTENT_TYPE) {
                 stored
                     .headers

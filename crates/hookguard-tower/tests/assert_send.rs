@@ -1,7 +1,9 @@
 //! The public futures and types are `Send` (and `Sync` where they are shared).
 
 use bytes::Bytes;
-use hookguard_tower::store::{BoxedStore, IdempotencyKey, IdempotencyStore, MemoryStore, Token};
+use hookguard_tower::store::{
+    BoxedStore, IdempotencyKey, IdempotencyStore, MemoryStore, StoredResponse, Token,
+};
 use hookguard_tower::{Idempotency, ResponseBody, ResponseFuture, WebhookLayer, WebhookService};
 use http_body_util::Full;
 use std::time::Duration;
@@ -31,7 +33,15 @@ fn store_futures_are_send() {
     assert_send(&memory.claim(&key, [0; 32], Duration::from_secs(1)));
     assert_send(&boxed.claim(&key, [0; 32], Duration::from_secs(1)));
     assert_send(&boxed.release(&key, &token));
+    let stored = || StoredResponse::new(http::StatusCode::OK, Bytes::new());
+    let retention = Duration::from_secs(1);
+    assert_send(&memory.complete(&key, &token, stored(), retention));
+    assert_send(&memory.release(&key, &token));
+    assert_send(&boxed.complete(&key, &token, stored(), retention));
     let idem = Idempotency::new(memory);
+    assert_send(&idem.claim(&key, [0; 32]));
+    assert_send(&idem.complete(&key, &token, stored()));
+    assert_send(&idem.release(&key, &token));
     assert_send(&idem.run(&key, [0; 32], || async {
         http::Response::new(Bytes::new())
     }));

@@ -15,6 +15,9 @@ use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tower::ServiceBuilder;
 
+/// Told when a `/slow` handler has started, that is, once its delivery holds the claim.
+static SLOW_STARTED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
 async fn handler(
     req: http::Request<Full<Bytes>>,
 ) -> Result<http::Response<Full<Bytes>>, Infallible> {
@@ -22,6 +25,10 @@ async fn handler(
         .extensions()
         .get::<Verified<'static>>()
         .and_then(|v| v.id().map(str::to_owned));
+    if req.uri().path() == "/slow" {
+        SLOW_STARTED.notify_one();
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
     let text = format!("{} verified", id.unwrap_or_default());
     Ok(http::Response::new(Full::new(Bytes::from(text))))
 }
@@ -72,4 +79,30 @@ async fn hyper_server_verifies_deduplicates_and_rejects() {
 
     let big = vec![b'x'; 4097];
     assert_eq!(deliver(addr, "/", "msg_big", &big).await.status(), 413);
+
+    // Signed for one body, sent with another: refused, not malformed.
+    let forged = post_with(addr, "/", common::signed("msg_forged", body), &b"{}"[..]).await;
+    assert_eq!(forged.status(), 401);
+    assert_eq!(
+        problem(forged).await["type"],
+        "https://hookguard.dev/problems/signature-mismatch"
+    );
+
+    // The same event id with another payload, once the first is stored.
+    let other = deliver(addr, "/", "msg_hyper", br#"{"type":"other"}"#).await;
+    assert_eq!(other.status(), 422);
+}
+
+#[tokio::test]
+async fn hyper_server_answers_409_while_the_first_delivery_runs() {
+    let addr = serve_hyper().await;
+    let body = br#"{"type":"slow"}"#;
+    let first = tokio::spawn(async move { deliver(addr, "/slow", "msg_slow", body).await });
+    SLOW_STARTED.notified().await;
+    let busy = deliver(addr, "/slow", "msg_slow", body).await;
+    assert_eq!(busy.status(), 409, "the first delivery holds the claim");
+    assert!(busy.headers().contains_key("retry-after"));
+    let first = first.await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.text().await.unwrap(), "msg_slow verified");
 }

@@ -165,6 +165,34 @@ async fn idempotency_run_stores_done_releases_failed_and_reports_conflicts() {
     assert_eq!(replay.headers()["idempotent-replayed"], "true");
 }
 
+#[tokio::test]
+async fn idempotency_run_replays_a_body_over_the_limit_without_it() {
+    let idem = Idempotency::new(MemoryStore::new()).replay_limit(4);
+    let key = "standard-webhooks:msg_big".into();
+    let fp = fingerprint(BODY);
+    let big = || async {
+        let mut res = http::Response::new(Bytes::from_static(b"too long"));
+        *res.status_mut() = http::StatusCode::ACCEPTED;
+        res
+    };
+    let first = idem.run(&key, fp, big).await.unwrap().into_http_response();
+    assert_eq!(
+        first.body().as_ref(),
+        b"too long",
+        "the live answer is whole"
+    );
+    let replay = idem
+        .run(&key, fp, || async { unreachable!("replayed") })
+        .await
+        .unwrap()
+        .into_http_response();
+    assert_eq!(
+        (replay.status().as_u16(), replay.body().len()),
+        (202, 0),
+        "the status is kept, the body over the limit is not"
+    );
+}
+
 /// A store whose claims land at once but take 100 ms to answer, like a remote one on a slow network.
 #[derive(Debug, Clone)]
 struct SlowClaims(MemoryStore);
