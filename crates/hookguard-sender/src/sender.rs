@@ -646,9 +646,9 @@ impl<Q: Queue> Sender<Q> {
             q.defer(token, now + sh.settings.defer_delay).await?;
             return Ok(());
         };
-        let probe = match ep.breaker.admit(now) {
-            Admission::Allowed => false,
-            Admission::Probe => true,
+        let mut probe = match ep.breaker.admit(now) {
+            Admission::Allowed => None,
+            Admission::Probe => Some(ProbeSlot(&ep.breaker)),
             Admission::Denied { retry_at } => {
                 q.defer(token, retry_at.unwrap_or(now + sh.settings.defer_delay))
                     .await?;
@@ -657,9 +657,7 @@ impl<Q: Queue> Sender<Q> {
         };
         if let Some(bucket) = &ep.bucket {
             if let Err(at) = bucket.try_take(now) {
-                if probe {
-                    ep.breaker.cancel_probe();
-                }
+                drop(probe.take());
                 q.defer(token, at).await?;
                 return Ok(());
             }
@@ -670,7 +668,7 @@ impl<Q: Queue> Sender<Q> {
             job = %leased.job.id,
             event_id = %leased.job.event_id,
             attempt = leased.attempt,
-            probe,
+            probe = probe.is_some(),
             status = tracing::field::Empty,
             error = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
@@ -679,13 +677,13 @@ impl<Q: Queue> Sender<Q> {
             biased;
             a = self.attempt(&ep, &leased, now, permit).instrument(span.clone()) => a,
             () = aborted(&mut abort) => {
-                if probe {
-                    ep.breaker.cancel_probe();
-                }
+                drop(probe.take());
                 q.release(token).await?;
                 return Ok(());
             }
         };
+        // `probe` lives on to the end: `conclude` records the outcome on the breaker, which ends the probe
+        // and makes the slot's drop a no-op.
         let (attempt, retry_after) = attempt;
         span.record("latency_ms", attempt.latency.as_millis() as u64);
         match &attempt.result {
@@ -940,6 +938,17 @@ impl<Q: Queue> Sender<Q> {
                 () = aborted(&mut stop) => {}
             }
         }
+    }
+}
+
+/// A half-open breaker's one probe, handed back (so that another may go) if no outcome was recorded for it:
+/// held back, aborted, or its future dropped. After an outcome the breaker is no longer probing and the drop
+/// does nothing.
+struct ProbeSlot<'a>(&'a CircuitBreaker);
+
+impl Drop for ProbeSlot<'_> {
+    fn drop(&mut self) {
+        self.0.cancel_probe();
     }
 }
 
