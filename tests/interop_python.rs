@@ -24,7 +24,12 @@ fn python() -> Option<PathBuf> {
             )
         }
         None => {
-            println!("skipped: HOOKGUARD_PYTHON is not set (see .ci/python-venv.sh)");
+            // Straight to stderr: libtest captures `println!` of passing tests, and this line is for the
+            // person running `cargo test`.
+            let _ = writeln!(
+                std::io::stderr(),
+                "interop_python: skipped: HOOKGUARD_PYTHON is not set (see .ci/python-venv.sh)"
+            );
             None
         }
     }
