@@ -107,6 +107,18 @@ async fn idempotency_run_releases_when_dropped_mid_handler() {
     assert!(matches!(ran, RunOutcome::Fresh(ref r) if r.body() == "ok"));
 }
 
+/// What `run` answers for an event whose response is stored: the handler must not run.
+async fn replayed(
+    idem: &Idempotency<MemoryStore>,
+    key: &IdempotencyKey,
+    fp: [u8; 32],
+) -> http::Response<Bytes> {
+    idem.run(key, fp, || async { unreachable!("replayed") })
+        .await
+        .unwrap()
+        .into_http_response()
+}
+
 #[tokio::test]
 async fn idempotency_run_stores_done_releases_failed_and_reports_conflicts() {
     let idem = Idempotency::new(MemoryStore::new()).lease(Duration::from_secs(60));
@@ -153,11 +165,7 @@ async fn idempotency_run_stores_done_releases_failed_and_reports_conflicts() {
         .await
         .unwrap();
     assert!(matches!(first, RunOutcome::Fresh(_)));
-    let replay = idem
-        .run(&key, fp, || async { unreachable!("replayed") })
-        .await
-        .unwrap()
-        .into_http_response();
+    let replay = replayed(&idem, &key, fp).await;
     assert_eq!(
         (replay.status().as_u16(), replay.body().as_ref()),
         (200, &b"done"[..])
@@ -181,11 +189,7 @@ async fn idempotency_run_replays_a_body_over_the_limit_without_it() {
         b"too long",
         "the live answer is whole"
     );
-    let replay = idem
-        .run(&key, fp, || async { unreachable!("replayed") })
-        .await
-        .unwrap()
-        .into_http_response();
+    let replay = replayed(&idem, &key, fp).await;
     assert_eq!(
         (replay.status().as_u16(), replay.body().len()),
         (202, 0),
