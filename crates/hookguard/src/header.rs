@@ -93,7 +93,8 @@ impl Default for Candidates {
 }
 
 impl Candidates {
-    fn push(&mut self, candidate: Candidate) {
+    /// Adds a candidate; beyond [`MAX_CANDIDATES`] it is dropped.
+    pub fn push(&mut self, candidate: Candidate) {
         if let Some(slot) = self.items.get_mut(self.len) {
             *slot = Some(candidate);
             self.len += 1;
@@ -133,6 +134,13 @@ impl From<Option<Candidate>> for Candidates {
 #[must_use]
 pub fn standard_webhooks(value: &[u8]) -> Candidates {
     let mut found = Candidates::default();
+    standard_webhooks_into(value, &mut found);
+    found
+}
+
+/// [`standard_webhooks`], into a list the caller holds (the verifier's, so that 1 KiB of candidates is not
+/// moved around on every request).
+pub fn standard_webhooks_into(value: &[u8], found: &mut Candidates) {
     for entry in value
         .split(|&b| b == b' ')
         .filter(|e| !e.is_empty())
@@ -151,7 +159,6 @@ pub fn standard_webhooks(value: &[u8]) -> Candidates {
             found.push(c);
         }
     }
-    found
 }
 
 /// A parsed `Stripe-Signature` header.
@@ -167,9 +174,19 @@ pub struct StripeHeader<'a> {
 /// `t` that is not a timestamp.
 #[must_use]
 pub fn stripe(value: &[u8]) -> Option<StripeHeader<'_>> {
+    let mut signatures = Candidates::default();
+    let (timestamp, _) = stripe_into(value, &mut signatures)?;
+    Some(StripeHeader {
+        timestamp,
+        signatures,
+    })
+}
+
+/// [`stripe`], with the signatures pushed onto a list the caller holds; returns the `t=` value as text and
+/// as a number.
+pub fn stripe_into<'v>(value: &'v [u8], signatures: &mut Candidates) -> Option<(&'v [u8], i64)> {
     let mut timestamp_value = None;
     let mut repeated_timestamp = false;
-    let mut signatures = Candidates::default();
     // Bound the work: a timestamp, some v0 entries and up to MAX_CANDIDATES v1 entries.
     for item in value.split(|&b| b == b',').take(2 * MAX_CANDIDATES + 1) {
         let item = item.trim_ascii();
@@ -187,11 +204,7 @@ pub fn stripe(value: &[u8]) -> Option<StripeHeader<'_>> {
         }
     }
     let t = timestamp_value.filter(|_| !repeated_timestamp)?;
-    timestamp(t)?;
-    Some(StripeHeader {
-        timestamp: t,
-        signatures,
-    })
+    Some((t, timestamp(t)?))
 }
 
 /// A header holding one HMAC-SHA256 signature after a fixed prefix (GitHub, Slack, Shopify, custom schemes).
