@@ -127,6 +127,10 @@ impl WebhookLayer {
     /// The function sees the verified signature, the request head and the body, so it can read a key from
     /// the payload (Stripe's event id is in the JSON body). `Ok(None)` means "no key": a 400 unless
     /// [`pass_through_without_key`](Self::pass_through_without_key); `Err` rejects the request.
+    ///
+    /// A sender delivers one event under one id to every endpoint subscribed to it. If one store serves
+    /// several webhook routes of the same scheme, put the route in the key (say `"{path}:{event id}"`), or
+    /// a route would be answered with another route's stored response.
     #[must_use]
     pub fn key<F>(self, key: F) -> Self
     where
