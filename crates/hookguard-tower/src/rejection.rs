@@ -1,7 +1,7 @@
 //! Why the layer answered a request itself, and the `application/problem+json` body it answers with.
 
 use std::borrow::Cow;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -128,14 +128,14 @@ impl Rejection {
     /// The default response: an RFC 9457 problem document, `Retry-After` where it applies, and the
     /// rejection itself in the extensions.
     pub fn to_problem_response(&self) -> http::Response<Bytes> {
-        let mut json = String::with_capacity(200);
-        json.push_str("{\"type\":");
-        push_json_str(&mut json, &self.type_uri());
-        json.push_str(",\"title\":");
-        push_json_str(&mut json, self.title());
-        let _ = write!(json, ",\"status\":{},\"detail\":", self.status().as_u16());
-        push_json_str(&mut json, &self.detail());
-        json.push('}');
+        let problem = Problem {
+            type_uri: &self.type_uri(),
+            title: self.title(),
+            status: self.status().as_u16(),
+            detail: &self.detail(),
+        };
+        // Four plain fields: serializing them cannot fail.
+        let json = serde_json::to_vec(&problem).unwrap_or_default();
         let mut res = http::Response::new(Bytes::from(json));
         *res.status_mut() = self.status();
         res.headers_mut().insert(
@@ -176,22 +176,14 @@ pub(crate) fn retry_after_secs(d: Duration) -> u64 {
         .max(1)
 }
 
-fn push_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+/// An RFC 9457 problem document.
+#[derive(serde::Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    type_uri: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
 }
 
 #[cfg(test)]
