@@ -98,7 +98,8 @@ pub(crate) const fn is_breaker_failure(status: Option<u16>) -> bool {
     }
 }
 
-/// Parses a `Retry-After` value (delay-seconds or an IMF-fixdate) into a delay from `now`.
+/// Parses a `Retry-After` value (delay-seconds, or an HTTP date: an IMF-fixdate or any RFC 2822 date) into
+/// a delay from `now`; a date in the past is no delay.
 ///
 /// ```
 /// use std::time::Duration;
@@ -115,49 +116,11 @@ pub fn parse_retry_after(value: &str, now: Timestamp) -> Option<Duration> {
         // Over-long numbers saturate rather than fail: the caller clamps anyway.
         return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
     }
-    let at = parse_imf_fixdate(value)?;
+    // An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) is an RFC 2822 date with the zone `GMT`.
+    let at = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822)
+        .ok()?
+        .unix_timestamp();
     Some(Timestamp::from_unix_seconds(at).saturating_duration_since(now))
-}
-
-/// `Sun, 06 Nov 1994 08:49:37 GMT` → Unix seconds.
-fn parse_imf_fixdate(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() != 29 || &b[3..5] != b", " || &b[25..] != b" GMT" {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = s.get(r)?;
-        if part.bytes().all(|c| c.is_ascii_digit()) {
-            part.parse().ok()
-        } else {
-            None
-        }
-    };
-    let day = num(5..7)?;
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| s.get(8..11) == Some(*m))? as i64 + 1;
-    let year = num(12..16)?;
-    let (hh, mm, ss) = (num(17..19)?, num(20..22)?, num(23..25)?);
-    if b[7] != b' ' || b[11] != b' ' || b[16] != b' ' || b[19] != b':' || b[22] != b':' {
-        return None;
-    }
-    if !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    Some(days_from_civil(year, month, day) * 86_400 + hh * 3600 + mm * 60 + ss)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (the well-known era-based computation).
-const fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
@@ -232,13 +195,17 @@ mod tests {
             ),
             Some(Duration::from_secs(1))
         );
+        // RFC 2822 forms other than the IMF-fixdate are accepted too (a one-digit day, a numeric zone).
+        assert_eq!(
+            parse_retry_after("Sun, 6 Nov 1994 08:50:37 +0000", now),
+            Some(Duration::from_secs(60))
+        );
         for junk in [
             "",
             "-1",
             "1.5",
             "Sunday, 06-Nov-94 08:49:37 GMT",
             "Sun, 06 Nov 1994 08:49:37 UTC",
-            "Sun, 6 Nov 1994 08:49:37 GMT ",
             "Sun, 06 Xyz 1994 08:49:37 GMT",
             "Sun, 06 Nov 1994 25:49:37 GMT",
             "Sun, +6 Nov 1994 08:49:37 GMT",
