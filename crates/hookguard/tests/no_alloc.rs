@@ -138,7 +138,7 @@ fn all_cases() -> Vec<Case> {
             common::value(&signed, "webhook-signature"),
         ),
     ]);
-    let verifier = common::verifier(sw.clone(), &[secret], NOW);
+    let verifier = common::verifier(Scheme::standard_webhooks(), &[secret], NOW);
     cases.push(case("svix names", &verifier, &svix, PAYLOAD, Ok(())));
     // Sixteen candidates, the match last.
     let many = format!(
