@@ -125,3 +125,34 @@ async fn answers_that_show_the_endpoint_is_up_do_not_trip_the_breaker() {
         Some(BreakerState::Closed { failures: 0 })
     );
 }
+
+#[tokio::test]
+async fn a_probe_whose_attempt_is_dropped_is_handed_back() {
+    let clock = test_clock();
+    // Five failures open the breaker; the probe then hangs until its caller gives up on it.
+    let replies = std::iter::repeat_n(Reply::status(500), 5).chain([Reply::Hang]);
+    let rx = Receiver::start(&clock, replies).await;
+    let policy = RetryPolicy::schedule(std::iter::repeat_n(Duration::ZERO, 10), 0.0);
+    let sender = builder(&clock)
+        .endpoint(endpoint("ep", &rx.url()))
+        .retry_policy(policy)
+        .build()
+        .unwrap();
+    sender.send("ep", Event::new("t", "{}")).await.unwrap();
+    for _ in 0..5 {
+        assert_eq!(sender.process_due(1).await.unwrap(), 1);
+    }
+    let Some(BreakerState::Open { until }) = sender.breaker_state("ep") else {
+        panic!("five failures open the breaker")
+    };
+    clock.set(until);
+
+    let gave_up = tokio::time::timeout(Duration::from_millis(300), sender.process_due(1)).await;
+    assert!(gave_up.is_err(), "the probe hangs");
+    assert_eq!(rx.count(), 6, "the probe was sent");
+    assert_eq!(
+        sender.breaker_state("ep"),
+        Some(BreakerState::HalfOpen { probing: false }),
+        "no outcome was recorded, so another probe may go"
+    );
+}
