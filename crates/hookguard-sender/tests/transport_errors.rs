@@ -66,7 +66,7 @@ async fn a_refused_connection_is_a_connect_error_and_retried() {
 #[tokio::test]
 async fn a_response_dropped_mid_body_is_retried_and_then_delivered() {
     let clock = test_clock();
-    let rx = Receiver::start(&clock, [Reply::DropMidBody]).await;
+    let rx = Receiver::start(&clock, [Reply::DropMidBody(200, None)]).await;
     let sender = builder(&clock)
         .endpoint(endpoint("ep", &rx.url()))
         .build()
@@ -104,5 +104,32 @@ async fn a_response_dropped_mid_body_is_retried_and_then_delivered() {
         ids,
         ["evt_drop", "evt_drop"],
         "the receiver can dedupe the retry on the event id"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_counts_even_when_the_body_then_breaks() {
+    let clock = test_clock();
+    let rx = Receiver::start(&clock, [Reply::DropMidBody(503, Some("600"))]).await;
+    let sender = builder(&clock)
+        .endpoint(endpoint("ep", &rx.url()))
+        .build()
+        .unwrap();
+    let job = sender.send("ep", Event::new("t", "{}")).await.unwrap();
+    sender.process_due(1).await.unwrap();
+    let rec = record(&sender, job).await;
+    assert!(matches!(
+        rec.attempts[0].result,
+        AttemptResult::Error {
+            kind: AttemptErrorKind::Body,
+            ..
+        }
+    ));
+    assert_eq!(
+        rec.state,
+        JobState::Scheduled {
+            due_at: T0 + S * 600
+        },
+        "the receiver asked for 10 minutes, longer than the schedule's 5 s"
     );
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hookguard::{Scheme, Verifier};
 use hookguard_sender::{
@@ -54,8 +54,8 @@ pub enum Reply {
     Hang,
     /// Answer 200 after this long.
     Slow(Duration),
-    /// Send a 200 with a chunked body, then break the connection.
-    DropMidBody,
+    /// Send this status (and `Retry-After`, if given) with a chunked body, then break the connection.
+    DropMidBody(u16, Option<&'static str>),
 }
 
 impl Reply {
@@ -147,7 +147,7 @@ async fn handle(State(st): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -
             tokio::time::sleep(d).await;
             StatusCode::OK.into_response()
         }
-        Reply::DropMidBody => {
+        Reply::DropMidBody(status, retry_after) => {
             // The head and a first chunk go out; a moment later the body fails and hyper cuts the connection.
             let chunks = futures_util::stream::unfold(0, |step| async move {
                 match step {
@@ -159,7 +159,13 @@ async fn handle(State(st): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -
                     _ => None,
                 }
             });
-            Response::new(Body::from_stream(chunks))
+            let mut res = Response::new(Body::from_stream(chunks));
+            *res.status_mut() = StatusCode::from_u16(status).expect("a valid status");
+            if let Some(after) = retry_after {
+                res.headers_mut()
+                    .insert("retry-after", HeaderValue::from_static(after));
+            }
+            res
         }
     }
 }
