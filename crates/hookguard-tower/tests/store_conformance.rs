@@ -97,3 +97,18 @@ async fn a_one_second_lease_outlasts_the_second_it_was_taken_in() {
         Claim::Acquired(_)
     ));
 }
+
+#[tokio::test]
+async fn a_claim_that_is_never_awaited_takes_nothing() {
+    let store = MemoryStore::new();
+    let key = conformance::unique_key("unpolled");
+    drop(store.claim(&key, [1; 32], Duration::from_secs(60)));
+    assert!(store.is_empty());
+    assert!(matches!(
+        store
+            .claim(&key, [1; 32], Duration::from_secs(60))
+            .await
+            .unwrap(),
+        Claim::Acquired(_)
+    ));
+}
