@@ -214,19 +214,12 @@ fn describe(record: &JobRecord) -> String {
     let attempts: Vec<String> = record
         .attempts
         .iter()
-        .map(|a| match &a.result {
-            AttemptResult::Status(s) => s.to_string(),
-            AttemptResult::Error { kind, .. } => kind.as_str().to_owned(),
-        })
+        .map(|a| a.result.to_string())
         .collect();
-    let state = match &record.state {
-        JobState::Delivered { .. } => "delivered".to_owned(),
-        JobState::Dead { reason, .. } => format!("dead-lettered ({reason})"),
-        other => format!("{other:?}"),
-    };
     format!(
-        "{}: {state}; attempts: {}",
+        "{}: {}; attempts: {}",
         record.job.event_id,
+        record.state,
         attempts.join(" → ")
     )
 }

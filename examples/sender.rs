@@ -16,9 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use hookguard::{Scheme, Verifier};
 use hookguard_sender::metrics::{DELIVERY_SECONDS, DELIVERY_SECONDS_BUCKETS};
-use hookguard_sender::{
-    AttemptResult, Endpoint, Event, JobState, MemoryQueue, Queue, RetryPolicy, Sender,
-};
+use hookguard_sender::{Endpoint, Event, MemoryQueue, Queue, RetryPolicy, Sender};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -149,18 +147,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let history: Vec<String> = record
             .attempts
             .iter()
-            .map(|a| match &a.result {
-                AttemptResult::Status(s) => format!("{s} in {:?}", a.latency),
-                AttemptResult::Error { kind, .. } => {
-                    format!("{} after {:?}", kind.as_str(), a.latency)
-                }
-            })
+            .map(|a| format!("{} in {:?}", a.result, a.latency))
             .collect();
-        let state = match record.state {
-            JobState::Delivered { .. } => "delivered".to_owned(),
-            JobState::Dead { reason, .. } => format!("dead-lettered ({reason})"),
-            other => format!("{other:?}"),
-        };
+        let state = &record.state;
         println!(
             "  {} {} → {}: {state}; attempts: {}",
             record.job.id,

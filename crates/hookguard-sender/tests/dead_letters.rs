@@ -73,10 +73,7 @@ async fn permanent_statuses_are_configurable() {
 async fn gone_disables_the_endpoint_and_later_jobs_are_dead_lettered_without_a_request() {
     let clock = test_clock();
     let rx = Receiver::start(&clock, [Reply::status(410)]).await;
-    let sender = builder(&clock)
-        .endpoint(endpoint("ep", &rx.url()))
-        .build()
-        .unwrap();
+    let sender = sender_for(&clock, &rx);
     let first = sender.send("ep", Event::new("t", "{}")).await.unwrap();
     sender.process_due(1).await.unwrap();
     assert_eq!(

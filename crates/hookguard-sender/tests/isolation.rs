@@ -141,10 +141,7 @@ async fn graceful_shutdown_lets_an_attempt_in_progress_finish() {
 async fn the_reaper_returns_a_crashed_workers_lease_and_its_token_goes_stale() {
     let clock = test_clock();
     let rx = Receiver::start(&clock, []).await;
-    let sender = builder(&clock)
-        .endpoint(endpoint("ep", &rx.url()))
-        .build()
-        .unwrap();
+    let sender = sender_for(&clock, &rx);
     let job = sender.send("ep", Event::new("t", "{}")).await.unwrap();
 
     // A worker leases the job and dies.

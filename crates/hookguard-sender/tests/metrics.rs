@@ -35,10 +35,7 @@ fn metric_names_and_labels_follow_the_design() {
         rt.block_on(async {
             let clock = test_clock();
             let rx = Receiver::start(&clock, [Reply::status(503), Reply::status(404)]).await;
-            let sender = builder(&clock)
-                .endpoint(endpoint("ep", &rx.url()))
-                .build()
-                .unwrap();
+            let sender = sender_for(&clock, &rx);
             sender
                 .send("ep", Event::new("t", "{}").with_id("a"))
                 .await

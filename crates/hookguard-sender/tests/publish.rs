@@ -49,10 +49,7 @@ async fn publish_fans_out_to_subscribed_endpoints_with_one_event_id() {
 async fn the_same_event_id_to_the_same_endpoint_is_one_job() {
     let clock = test_clock();
     let rx = Receiver::start(&clock, []).await;
-    let sender = builder(&clock)
-        .endpoint(endpoint("ep", &rx.url()))
-        .build()
-        .unwrap();
+    let sender = sender_for(&clock, &rx);
     let first = sender
         .send("ep", Event::new("t", "{}").with_id("order-42"))
         .await

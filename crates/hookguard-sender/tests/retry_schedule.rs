@@ -15,10 +15,7 @@ const S: Duration = Duration::from_secs(1);
 async fn server_error_then_success_follows_the_schedule_with_a_stable_id_and_fresh_signatures() {
     let clock = test_clock();
     let rx = Receiver::start(&clock, [Reply::status(500)]).await;
-    let sender = builder(&clock)
-        .endpoint(endpoint("ep", &rx.url()))
-        .build()
-        .unwrap();
+    let sender = sender_for(&clock, &rx);
 
     let job = sender
         .send(
@@ -102,10 +99,7 @@ async fn the_whole_standard_schedule_then_the_dead_letter_queue() {
         EventLog::default(),
     )
     .await;
-    let sender = builder(&clock)
-        .endpoint(endpoint("ep", &rx.url()))
-        .build()
-        .unwrap();
+    let sender = sender_for(&clock, &rx);
     let job = sender.send("ep", Event::new("t", "{}")).await.unwrap();
 
     let mut at = T0;
@@ -193,10 +187,7 @@ async fn retry_after_is_honoured_on_any_status_and_clamped() {
 async fn conflict_is_retried_not_dead_lettered() {
     let clock = test_clock();
     let rx = Receiver::start(&clock, [Reply::status(409), Reply::status(409)]).await;
-    let sender = builder(&clock)
-        .endpoint(endpoint("ep", &rx.url()))
-        .build()
-        .unwrap();
+    let sender = sender_for(&clock, &rx);
     let job = sender.send("ep", Event::new("t", "{}")).await.unwrap();
     sender.process_due(1).await.unwrap();
     assert_eq!(

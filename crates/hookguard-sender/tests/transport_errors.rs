@@ -67,10 +67,7 @@ async fn a_refused_connection_is_a_connect_error_and_retried() {
 async fn a_response_dropped_mid_body_is_retried_and_then_delivered() {
     let clock = test_clock();
     let rx = Receiver::start(&clock, [Reply::DropMidBody(200, None)]).await;
-    let sender = builder(&clock)
-        .endpoint(endpoint("ep", &rx.url()))
-        .build()
-        .unwrap();
+    let sender = sender_for(&clock, &rx);
     let job = sender
         .send("ep", Event::new("t", "{}").with_id("evt_drop"))
         .await
@@ -111,10 +108,7 @@ async fn a_response_dropped_mid_body_is_retried_and_then_delivered() {
 async fn a_retry_after_counts_even_when_the_body_then_breaks() {
     let clock = test_clock();
     let rx = Receiver::start(&clock, [Reply::DropMidBody(503, Some("600"))]).await;
-    let sender = builder(&clock)
-        .endpoint(endpoint("ep", &rx.url()))
-        .build()
-        .unwrap();
+    let sender = sender_for(&clock, &rx);
     let job = sender.send("ep", Event::new("t", "{}")).await.unwrap();
     sender.process_due(1).await.unwrap();
     let rec = record(&sender, job).await;

@@ -222,6 +222,16 @@ pub enum AttemptResult {
     },
 }
 
+/// The status (`503`), or the error's kind (`timeout`): the short form for logs and listings.
+impl fmt::Display for AttemptResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Status(s) => write!(f, "{s}"),
+            Self::Error { kind, .. } => f.write_str(kind.as_str()),
+        }
+    }
+}
+
 impl AttemptResult {
     /// The HTTP status, if there was a response.
     #[must_use]
@@ -338,6 +348,18 @@ pub enum JobState {
         /// Why.
         reason: DeadLetterReason,
     },
+}
+
+/// `scheduled at T`, `in flight until T`, `delivered at T`, `dead-lettered at T (reason)`; times in Unix seconds.
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Scheduled { due_at } => write!(f, "scheduled at {due_at}"),
+            Self::InFlight { until } => write!(f, "in flight until {until}"),
+            Self::Delivered { at } => write!(f, "delivered at {at}"),
+            Self::Dead { at, reason } => write!(f, "dead-lettered at {at} ({reason})"),
+        }
+    }
 }
 
 /// A job with its state and attempt history.
@@ -571,4 +593,32 @@ pub trait Queue: Send + Sync + 'static {
         &self,
         endpoint_id: &str,
     ) -> impl Future<Output = Result<bool, QueueError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempts_and_states_print_short() {
+        assert_eq!(AttemptResult::Status(503).to_string(), "503");
+        let timeout = AttemptResult::Error {
+            kind: AttemptErrorKind::Timeout,
+            message: "after 15 s".into(),
+        };
+        assert_eq!(timeout.to_string(), "timeout");
+        let at = Timestamp::from_unix_seconds(10);
+        assert_eq!(
+            JobState::Delivered { at }.to_string(),
+            "delivered at 10.000"
+        );
+        let dead = JobState::Dead {
+            at,
+            reason: DeadLetterReason::PermanentStatus(404),
+        };
+        assert_eq!(
+            dead.to_string(),
+            "dead-lettered at 10.000 (permanent-status:404)"
+        );
+    }
 }

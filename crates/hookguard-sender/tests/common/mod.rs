@@ -235,6 +235,14 @@ pub fn endpoint(id: &str, url: &str) -> Endpoint {
     Endpoint::new(id, url, KEY).with_timeout(Duration::from_secs(2))
 }
 
+/// A sender from [`builder`] with one endpoint, `ep`, delivering to `rx`.
+pub fn sender_for(clock: &TestClock, rx: &Receiver) -> Sender<MemoryQueue> {
+    builder(clock)
+        .endpoint(endpoint("ep", &rx.url()))
+        .build()
+        .unwrap()
+}
+
 pub async fn record<Q: Queue>(sender: &Sender<Q>, id: JobId) -> JobRecord {
     sender.queue().get(id).await.unwrap().expect("job exists")
 }
