@@ -46,7 +46,6 @@
 #![forbid(unsafe_code)]
 
 mod breaker;
-mod clock;
 mod endpoint;
 mod error;
 pub mod metrics;
@@ -62,9 +61,10 @@ mod ssrf;
 pub mod conformance;
 
 pub use breaker::{Admission, BreakerState, CircuitBreaker};
-pub use clock::{Clock, SystemClock, TestClock, Timestamp};
 pub use endpoint::{Endpoint, scheme_named};
 pub use error::{ConfigError, SendError};
+/// Time, shared with the verifier and the receiver's layer: one [`TestClock`] drives both sides of a test.
+pub use hookguard::{Clock, SystemClock, TestClock, Timestamp};
 pub use outcome::{Outcome, PermanentStatuses, classify, parse_retry_after};
 pub use queue::{
     Attempt, AttemptErrorKind, AttemptResult, BoxedQueue, Cursor, DeadLetterFilter, DeadLetterPage,

@@ -9,7 +9,7 @@ use hookguard_sender::{Endpoint, Event, JobState};
 #[tokio::test]
 async fn during_rotation_both_keys_sign_so_old_and_new_receivers_verify() {
     let clock = test_clock();
-    let core_clock = CoreClock(clock.clone());
+    let core_clock = clock.clone();
     let old_only = Verifier::new(Scheme::standard_webhooks(), KEY)
         .unwrap()
         .with_clock(core_clock.clone());
@@ -65,7 +65,7 @@ async fn other_schemes_sign_what_their_verifiers_expect() {
     ] {
         let v = Verifier::new(scheme.clone(), secret)
             .unwrap()
-            .with_clock(CoreClock(clock.clone()));
+            .with_clock(clock.clone());
         let rx = Receiver::start_with(
             scheme.name(),
             v,

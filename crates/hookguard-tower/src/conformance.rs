@@ -37,8 +37,8 @@ impl Default for ManualClock {
 }
 
 impl hookguard::Clock for ManualClock {
-    fn now_unix(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
+    fn now(&self) -> hookguard::Timestamp {
+        hookguard::Timestamp::from_unix_seconds(self.0.load(Ordering::SeqCst))
     }
 }
 

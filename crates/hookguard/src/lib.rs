@@ -13,7 +13,7 @@ pub mod schemes;
 mod sign;
 mod verify;
 
-pub use clock::{Clock, FixedClock, SystemClock};
+pub use clock::{Clock, FixedClock, SystemClock, TestClock, Timestamp};
 pub use error::{KeyError, SchemeError, SignError, VerifyError};
 pub use key::{MIN_SECRET_LEN, Secret};
 pub use scheme::{Encoding, Scheme};

@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hookguard::{Scheme, Verifier};
 use hookguard_sender::{
-    Clock, Endpoint, JobId, JobRecord, MemoryQueue, Queue, RetryPolicy, Sender, SenderBuilder,
-    TestClock, Timestamp,
+    Endpoint, JobId, JobRecord, MemoryQueue, Queue, RetryPolicy, Sender, SenderBuilder, TestClock,
+    Timestamp,
 };
 
 /// A Standard Webhooks test secret.
@@ -24,16 +24,6 @@ pub const KEY2: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 /// The test clock's start.
 pub const T0: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
 
-/// The sender's test clock, as the core crate's clock (so the receiver's verifier sees the same time).
-#[derive(Clone, Debug)]
-pub struct CoreClock(pub TestClock);
-
-impl hookguard::Clock for CoreClock {
-    fn now_unix(&self) -> i64 {
-        self.0.now().as_unix_seconds()
-    }
-}
-
 pub fn test_clock() -> TestClock {
     TestClock::new(T0)
 }
@@ -42,7 +32,7 @@ pub fn test_clock() -> TestClock {
 pub fn verifier(clock: &TestClock) -> Verifier {
     Verifier::new(Scheme::standard_webhooks(), KEY)
         .unwrap()
-        .with_clock(CoreClock(clock.clone()))
+        .with_clock(clock.clone())
 }
 
 /// What a receiver does with one request.
