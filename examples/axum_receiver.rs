@@ -1,5 +1,6 @@
 //! Run with: `cargo run --example axum_receiver` — an axum app that verifies Standard Webhooks and runs each
 //! event's handler once.
+//! Listens on `ADDR` (default `127.0.0.1:3000`).
 //!
 //! Then, in another shell, sign a body with the CLI example and send it (twice: the second is a replay):
 //! ```sh
@@ -39,7 +40,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/webhooks", post(on_event))
         .layer(WebhookLayer::new(verifier).idempotency(MemoryStore::new()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!("listening on http://{}/webhooks", listener.local_addr()?);
     axum::serve(listener, app).await?;
     Ok(())

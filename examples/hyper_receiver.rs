@@ -1,12 +1,12 @@
 //! Run with: `cargo run --example hyper_receiver` — the webhook layer in front of a plain hyper server,
-//! through `tower::ServiceBuilder` and hyper-util.
+//! through `tower::ServiceBuilder` and hyper-util. Listens on `ADDR` (default `127.0.0.1:3000`).
 //!
 //! Then, in another shell:
 //! ```sh
 //! echo '{"type":"invoice.paid","amount":42}' > body.json
 //! cargo run -q --example hookguard -- sign --scheme standard-webhooks \
 //!     --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw --body-file body.json > headers.txt
-//! curl -i -H @headers.txt --data-binary @body.json http://127.0.0.1:3001/
+//! curl -i -H @headers.txt --data-binary @body.json http://127.0.0.1:3000/
 //! ```
 
 use std::convert::Infallible;
@@ -52,7 +52,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .service_fn(handle);
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3001").await?;
+    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!("listening on http://{}/", listener.local_addr()?);
     loop {
         let (stream, _) = listener.accept().await?;

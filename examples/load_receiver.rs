@@ -119,7 +119,7 @@ fn app(mode: &str) -> Result<Router, Box<dyn std::error::Error>> {
         "bare" => router,
         "verify" => router.layer(WebhookLayer::new(verifier)),
         "idempotent" => router
-            .layer(WebhookLayer::new(verifier).idempotency(MemoryStore::with_capacity(4_000_000))),
+            .layer(WebhookLayer::new(verifier).idempotency(MemoryStore::with_max_bytes(2 << 30))),
         other => return Err(format!("unknown mode {other}").into()),
     };
     Ok(router)

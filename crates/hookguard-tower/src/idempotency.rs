@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use hookguard::{Clock, SystemClock};
 use http::{HeaderName, HeaderValue, StatusCode};
 use sha2::{Digest, Sha256};
 
+use crate::heartbeat::{self, Hold};
 use crate::rejection::Rejection;
 use crate::store::{Claim, IdempotencyKey, IdempotencyStore, StoreError, StoredResponse, Token};
 
@@ -18,9 +20,14 @@ pub const REPLAYED_HEADER: HeaderName = HeaderName::from_static("idempotent-repl
 /// How long a claim holds a key by default.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
-/// How long a completed response is replayed by default: 76 h, longer than Standard Webhooks' retry
-/// schedule (75 h 36 min).
-pub const DEFAULT_RETENTION: Duration = Duration::from_secs(76 * 3600);
+/// How long a completed response is replayed by default: 96 h. Standard Webhooks' retry schedule spans
+/// 75 h 36 min, and about 91 h with +20 % jitter on every delay; a retention shorter than the sender's
+/// schedule lets a late retry run the handler again.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(96 * 3600);
+
+/// How long a claim may be held in all, by default, in leases: the heartbeat stops extending it after
+/// `10 × lease`, so a hung handler's record lapses.
+pub const DEFAULT_MAX_HOLD_LEASES: u32 = 10;
 
 /// The SHA-256 of a payload: the fingerprint a claim is made with.
 pub fn fingerprint(payload: &[u8]) -> [u8; 32] {
@@ -58,9 +65,11 @@ pub fn default_done(status: StatusCode) -> bool {
 pub struct Idempotency<S> {
     store: Arc<S>,
     lease: Duration,
+    max_hold: Option<Duration>,
     retention: Duration,
     replay_limit: usize,
     done: fn(StatusCode) -> bool,
+    clock: Arc<dyn Clock>,
 }
 
 impl<S> Clone for Idempotency<S> {
@@ -68,9 +77,11 @@ impl<S> Clone for Idempotency<S> {
         Self {
             store: Arc::clone(&self.store),
             lease: self.lease,
+            max_hold: self.max_hold,
             retention: self.retention,
             replay_limit: self.replay_limit,
             done: self.done,
+            clock: Arc::clone(&self.clock),
         }
     }
 }
@@ -80,29 +91,50 @@ impl<S: fmt::Debug> fmt::Debug for Idempotency<S> {
         f.debug_struct("Idempotency")
             .field("store", &self.store)
             .field("lease", &self.lease)
+            .field("max_hold", &Hold::new(self.lease, self.max_hold).max_hold)
             .field("retention", &self.retention)
             .field("replay_limit", &self.replay_limit)
+            .field("clock", &self.clock)
             .finish_non_exhaustive()
     }
 }
 
 impl<S: IdempotencyStore> Idempotency<S> {
-    /// Deduplicates with `store`, a 60 s lease and a 76 h retention.
+    /// Deduplicates with `store`, a 60 s lease (extended while the handler runs, for up to 10 min), a 96 h
+    /// retention and the system clock.
     pub fn new(store: S) -> Self {
         Self {
             store: Arc::new(store),
             lease: DEFAULT_LEASE,
+            max_hold: None,
             retention: DEFAULT_RETENTION,
             replay_limit: crate::WebhookLayer::DEFAULT_REPLAY_LIMIT,
             done: default_done,
+            clock: Arc::new(SystemClock),
         }
     }
 
-    /// How long a claim holds the key before another delivery may take it over. Make it longer than the
-    /// handler's slowest run.
+    /// How long a claim holds the key before another delivery may take it over, unless extended:
+    /// [`run`](Self::run) extends it every `lease / 3` while the handler runs.
     #[must_use]
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
+        self
+    }
+
+    /// How long [`run`](Self::run) keeps extending a claim (default 10 × the lease); past it a hung
+    /// handler's claim lapses and the next delivery takes over.
+    #[must_use]
+    pub fn max_hold(mut self, max_hold: Duration) -> Self {
+        self.max_hold = Some(max_hold);
+        self
+    }
+
+    /// Reads "now" from `clock`: pass the verifier's ([`Verifier::clock`](hookguard::Verifier::clock)) so one
+    /// test clock drives signatures and leases alike.
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
         self
     }
 
@@ -139,7 +171,16 @@ impl<S: IdempotencyStore> Idempotency<S> {
         key: &IdempotencyKey,
         fingerprint: [u8; 32],
     ) -> Result<Claim, StoreError> {
-        let claim = self.store.claim(key, fingerprint, self.lease).await;
+        let claim = self
+            .store
+            .claim(
+                key,
+                fingerprint,
+                self.lease,
+                self.retention,
+                self.clock.now(),
+            )
+            .await;
         crate::metrics::claim(&claim);
         claim
     }
@@ -152,20 +193,30 @@ impl<S: IdempotencyStore> Idempotency<S> {
         response: StoredResponse,
     ) -> Result<(), StoreError> {
         self.store
-            .complete(key, token, response, self.retention)
+            .complete(key, token, response, self.retention, self.clock.now())
+            .await
+    }
+
+    /// Moves the claim's lease deadline to a full lease from now.
+    pub async fn extend(&self, key: &IdempotencyKey, token: &Token) -> Result<(), StoreError> {
+        self.store
+            .extend(key, token, self.lease, self.clock.now())
             .await
     }
 
     /// Gives the key up so that the next delivery runs the handler again.
     pub async fn release(&self, key: &IdempotencyKey, token: &Token) -> Result<(), StoreError> {
-        self.store.release(key, token).await
+        self.store.release(key, token, self.clock.now()).await
     }
 
     /// Runs `handler` at most once per key and payload.
     ///
-    /// A fresh claim runs it, then stores its response if it is done (else releases the claim); if this
-    /// future is dropped while the handler runs, the claim is released in the background. A failure to store
-    /// or release is logged, not returned: the handler has run. Only a failed claim is an error.
+    /// A fresh claim runs it, extending the claim every `lease / 3` while it runs (up to
+    /// [`max_hold`](Self::max_hold)), then stores its response if it is done (else releases the claim); if
+    /// this future is dropped while the handler runs, the claim is released in the background. A failure to
+    /// store or release is logged, not returned: the handler has run. Only a failed claim is an error.
+    ///
+    /// Extending needs a tokio runtime with timers enabled, as servers have, once the handler has to wait.
     pub async fn run<F, Fut>(
         &self,
         key: &IdempotencyKey,
@@ -177,13 +228,25 @@ impl<S: IdempotencyStore> Idempotency<S> {
         Fut: Future<Output = http::Response<Bytes>>,
     {
         let token = match self.claim(key, fingerprint).await? {
-            Claim::Acquired(token) => token,
+            Claim::Acquired { token, took_over } => {
+                if took_over {
+                    tracing::info!(%key, "took over a claim whose lease lapsed");
+                }
+                token
+            }
             Claim::InProgress { retry_after } => return Ok(RunOutcome::InProgress { retry_after }),
             Claim::Completed(stored) => return Ok(RunOutcome::Replayed(replay(&stored))),
             Claim::Mismatch => return Ok(RunOutcome::Mismatch),
         };
-        let mut guard = ReleaseGuard::new(Arc::clone(&self.store), key.clone(), token);
-        let response = handler().await;
+        let mut guard = ReleaseGuard::new(
+            Arc::clone(&self.store),
+            key.clone(),
+            token,
+            Arc::clone(&self.clock),
+        );
+        let hold = Hold::new(self.lease, self.max_hold);
+        let beat = heartbeat::keep_alive(&*self.store, key, token, hold, &*self.clock);
+        let response = heartbeat::alongside(handler(), beat).await;
         let completing = (self.done)(response.status());
         let result = if completing {
             let body = if response.body().len() <= self.replay_limit {
@@ -193,10 +256,8 @@ impl<S: IdempotencyStore> Idempotency<S> {
                 Bytes::new()
             };
             let mut stored = StoredResponse::new(response.status(), body);
-            if let Some(ct) = response.headers().get(http::header::CONTENT_TYPE) {
-                stored
-                    .headers
-                    .push((http::header::CONTENT_TYPE, ct.clone()));
+            for ct in response.headers().get_all(http::header::CONTENT_TYPE) {
+                stored = stored.with_header(http::header::CONTENT_TYPE, ct.clone());
             }
             self.complete(key, &token, stored).await
         } else {
@@ -248,18 +309,36 @@ pub(crate) fn replay(stored: &StoredResponse) -> http::Response<Bytes> {
 
 /// Releases a claim in the background if dropped while armed (the request was abandoned mid-handler).
 pub(crate) struct ReleaseGuard<S: IdempotencyStore> {
-    held: Option<(Arc<S>, IdempotencyKey, Token)>,
+    held: Option<Held<S>>,
+}
+
+/// A claim held by a [`ReleaseGuard`]: where to release it, and the clock to release it at.
+struct Held<S> {
+    store: Arc<S>,
+    key: IdempotencyKey,
+    token: Token,
+    clock: Arc<dyn Clock>,
 }
 
 impl<S: IdempotencyStore> ReleaseGuard<S> {
-    pub(crate) fn new(store: Arc<S>, key: IdempotencyKey, token: Token) -> Self {
+    pub(crate) fn new(
+        store: Arc<S>,
+        key: IdempotencyKey,
+        token: Token,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
-            held: Some((store, key, token)),
+            held: Some(Held {
+                store,
+                key,
+                token,
+                clock,
+            }),
         }
     }
 
     pub(crate) fn token(&self) -> Option<crate::store::Token> {
-        self.held.as_ref().map(|(_, _, token)| *token)
+        self.held.as_ref().map(|held| held.token)
     }
 
     pub(crate) fn disarm(&mut self) {
@@ -277,7 +356,13 @@ impl<S: IdempotencyStore> fmt::Debug for ReleaseGuard<S> {
 
 impl<S: IdempotencyStore> Drop for ReleaseGuard<S> {
     fn drop(&mut self) {
-        let Some((store, key, token)) = self.held.take() else {
+        let Some(Held {
+            store,
+            key,
+            token,
+            clock,
+        }) = self.held.take()
+        else {
             return;
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -286,7 +371,7 @@ impl<S: IdempotencyStore> Drop for ReleaseGuard<S> {
         };
         tracing::debug!(%key, "request dropped mid-handler; releasing its claim");
         runtime.spawn(async move {
-            let result = store.release(&key, &token).await;
+            let result = store.release(&key, &token, clock.now()).await;
             crate::metrics::released(&result);
             if let Err(error) = result {
                 tracing::warn!(%key, %error, "could not release an abandoned claim; it lapses with its lease");

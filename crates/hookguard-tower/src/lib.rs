@@ -7,6 +7,7 @@
 pub mod conformance;
 #[cfg(feature = "axum")]
 pub mod extract;
+mod heartbeat;
 mod idempotency;
 mod metrics;
 pub mod rejection;
@@ -14,8 +15,10 @@ pub mod store;
 pub mod webhook;
 
 pub use idempotency::{
-    DEFAULT_LEASE, DEFAULT_RETENTION, Idempotency, REPLAYED_HEADER, RunOutcome, default_done,
-    fingerprint,
+    DEFAULT_LEASE, DEFAULT_MAX_HOLD_LEASES, DEFAULT_RETENTION, Idempotency, REPLAYED_HEADER,
+    RunOutcome, default_done, fingerprint,
 };
 pub use rejection::Rejection;
-pub use webhook::{OnStoreError, ResponseBody, ResponseFuture, WebhookLayer, WebhookService};
+pub use webhook::{
+    NotReplayable, OnStoreError, ResponseBody, ResponseFuture, WebhookLayer, WebhookService,
+};

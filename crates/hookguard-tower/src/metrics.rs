@@ -5,6 +5,7 @@ use crate::store::{Claim, IdempotencyKey, StoreError};
 pub(crate) const WEBHOOKS_TOTAL: &str = "hookguard_webhooks_total";
 pub(crate) const IDEMPOTENCY_TOTAL: &str = "hookguard_idempotency_total";
 pub(crate) const VERIFY_SECONDS: &str = "hookguard_verify_seconds";
+pub(crate) const EVICTIONS_TOTAL: &str = "hookguard_idempotency_evictions_total";
 
 /// One request's outcome: `handled`, `replayed`, `fail-open`, or a rejection's kind.
 pub(crate) fn webhook(scheme: &'static str, outcome: &'static str) {
@@ -19,10 +20,16 @@ fn idempotency(result: &'static str) {
     metrics::counter!(IDEMPOTENCY_TOTAL, "result" => result).increment(1);
 }
 
-/// A claim's result: `acquired`, `in-progress`, `replayed`, `mismatch` or `error`.
+/// A claim's result: `acquired`, `taken-over` (a lapsed lease), `in-progress`, `replayed`, `mismatch` or
+/// `error`.
 pub(crate) fn claim(claim: &Result<Claim, StoreError>) {
     idempotency(match claim {
-        Ok(Claim::Acquired(_)) => "acquired",
+        Ok(Claim::Acquired {
+            took_over: false, ..
+        }) => "acquired",
+        Ok(Claim::Acquired {
+            took_over: true, ..
+        }) => "taken-over",
         Ok(Claim::InProgress { .. }) => "in-progress",
         Ok(Claim::Completed(_)) => "replayed",
         Ok(Claim::Mismatch) => "mismatch",
@@ -49,4 +56,24 @@ pub(crate) fn finished(key: &IdempotencyKey, completing: bool, result: Result<()
 /// A claim released by a drop guard.
 pub(crate) fn released(result: &Result<(), StoreError>) {
     idempotency(if result.is_ok() { "released" } else { "error" });
+}
+
+/// A record that did not decode, treated as absent.
+pub(crate) fn corrupt_record() {
+    idempotency("corrupt");
+}
+
+/// A completed record evicted from a bounded store before its retention ran out.
+pub(crate) fn evicted() {
+    metrics::counter!(EVICTIONS_TOTAL).increment(1);
+}
+
+/// A claim extended by the heartbeat while its handler runs.
+pub(crate) fn extended() {
+    idempotency("extended");
+}
+
+/// The heartbeat found the claim taken over.
+pub(crate) fn lease_lost() {
+    idempotency("lease-lost");
 }

@@ -8,16 +8,18 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::post;
 use common::{deliver, serve};
+use hookguard::{Clock, TestClock, Timestamp};
 use hookguard_tower::WebhookLayer;
-use hookguard_tower::conformance::ManualClock;
 use hookguard_tower::store::{Claim, IdempotencyStore, MemoryStore};
 
 const BODY: &[u8] = br#"{"type":"slow.event"}"#;
 
 #[tokio::test]
 async fn lease_lost_on_complete_still_returns_the_handlers_response() {
-    let clock = ManualClock::default();
-    let store = MemoryStore::new().with_clock(clock.clone());
+    // One clock for the verifier, the layer and the store, started at the wall clock's time so that the
+    // signatures made now verify.
+    let clock = TestClock::new(Timestamp::now());
+    let store = MemoryStore::new();
     let (s, c) = (store.clone(), clock.clone());
     // The handler outlives its 10 s lease, during which another delivery takes the record over.
     let handler = post(
@@ -31,14 +33,25 @@ async fn lease_lost_on_complete_still_returns_the_handlers_response() {
                         &key,
                         hookguard_tower::fingerprint(BODY),
                         Duration::from_secs(60),
+                        Duration::from_secs(3600),
+                        clock.now(),
                     )
                     .await;
-                assert!(matches!(claim, Ok(Claim::Acquired(_))), "{claim:?}");
+                assert!(
+                    matches!(
+                        claim,
+                        Ok(Claim::Acquired {
+                            took_over: true,
+                            ..
+                        })
+                    ),
+                    "{claim:?}"
+                );
                 "slow but done"
             }
         },
     );
-    let layer = WebhookLayer::new(common::verifier())
+    let layer = WebhookLayer::new(common::verifier().with_clock(clock))
         .idempotency(store)
         .lease(Duration::from_secs(10));
     let addr = serve(Router::new().route("/", handler).layer(layer)).await;

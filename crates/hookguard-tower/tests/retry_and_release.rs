@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::{Calls, app, client_builder, deliver, serve, signed};
+use hookguard::Timestamp;
 use hookguard_tower::store::{
     Claim, IdempotencyKey, IdempotencyStore, MemoryStore, StoreError, StoredResponse, Token,
 };
@@ -92,12 +93,12 @@ async fn idempotency_run_releases_when_dropped_mid_handler() {
     assert!(abandoned.is_err());
     // The release runs on a spawned task: give it a turn.
     for _ in 0..100 {
-        if store.is_empty() {
+        if store.stats().records == 0 {
             break;
         }
         tokio::task::yield_now().await;
     }
-    assert!(store.is_empty());
+    assert!(store.stats().records == 0);
     let ran = idem
         .run(&key, fp, || async {
             http::Response::new(Bytes::from_static(b"ok"))
@@ -134,7 +135,7 @@ async fn idempotency_run_stores_done_releases_failed_and_reports_conflicts() {
         .unwrap();
     assert_eq!(failed.into_http_response().status(), 502);
 
-    let Claim::Acquired(token) = idem.claim(&key, fp).await.unwrap() else {
+    let Claim::Acquired { token, .. } = idem.claim(&key, fp).await.unwrap() else {
         panic!("released, so free")
     };
     let busy = idem
@@ -207,8 +208,10 @@ impl IdempotencyStore for SlowClaims {
         key: &IdempotencyKey,
         fp: [u8; 32],
         lease: Duration,
+        retention: Duration,
+        now: Timestamp,
     ) -> Result<Claim, StoreError> {
-        let claim = self.0.claim(key, fp, lease).await;
+        let claim = self.0.claim(key, fp, lease, retention, now).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
         claim
     }
@@ -219,12 +222,32 @@ impl IdempotencyStore for SlowClaims {
         token: &Token,
         response: StoredResponse,
         retention: Duration,
+        now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.0.complete(key, token, response, retention).await
+        self.0.complete(key, token, response, retention, now).await
     }
 
-    async fn release(&self, key: &IdempotencyKey, token: &Token) -> Result<(), StoreError> {
-        self.0.release(key, token).await
+    async fn extend(
+        &self,
+        key: &IdempotencyKey,
+        token: &Token,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.0.extend(key, token, lease, now).await
+    }
+
+    async fn release(
+        &self,
+        key: &IdempotencyKey,
+        token: &Token,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.0.release(key, token, now).await
+    }
+
+    async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<usize, StoreError> {
+        self.0.purge_expired(now, limit).await
     }
 }
 
@@ -248,9 +271,12 @@ async fn a_request_dropped_while_claiming_releases_the_claim_once_it_lands() {
         .await;
     assert!(gone.is_err_and(|e| e.is_timeout()));
     // The claim landed at once; its answer arrives after 100 ms, and the claim is then released.
-    assert_eq!(memory.len(), 1);
+    assert_eq!(memory.stats().records, 1);
     tokio::time::sleep(Duration::from_millis(250)).await;
-    assert!(memory.is_empty(), "the abandoned claim was released");
+    assert!(
+        memory.stats().records == 0,
+        "the abandoned claim was released"
+    );
     assert_eq!(
         deliver(addr, "/ok", "msg_claiming", BODY).await.status(),
         201

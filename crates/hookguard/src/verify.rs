@@ -102,6 +102,13 @@ impl Verifier {
         self
     }
 
+    /// This verifier's clock (the one [`with_clock`](Self::with_clock) set). The receiver's layer and its
+    /// idempotency store read the same clock, so one test clock drives them all.
+    #[must_use]
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     /// The scheme this verifier checks.
     #[must_use]
     pub fn scheme(&self) -> &Scheme {
@@ -163,6 +170,7 @@ impl Verifier {
             .ok_or(VerifyError::SignatureMismatch)?;
         Ok(Verified {
             id: id.map(Cow::Borrowed),
+            id_signed: def.signs(&Part::Id),
             timestamp: timestamp.map(|(_, ts)| ts),
             key_index,
             scheme: def.name,
@@ -369,6 +377,7 @@ fn read_timestamp<'h>(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified<'a> {
     id: Option<Cow<'a, str>>,
+    id_signed: bool,
     timestamp: Option<i64>,
     key_index: usize,
     scheme: &'static str,
@@ -379,6 +388,14 @@ impl Verified<'_> {
     #[must_use]
     pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
+    }
+
+    /// Whether the event id is part of the signed content (Standard Webhooks signs `webhook-id`; GitHub's
+    /// `X-GitHub-Delivery` and Shopify's id headers are not signed, so anyone holding one captured request
+    /// can resend it under any id). Only a signed id is safe to deduplicate by.
+    #[must_use]
+    pub fn id_is_signed(&self) -> bool {
+        self.id_signed && self.id.is_some()
     }
 
     /// The signed timestamp (Unix seconds), when the scheme has one.
@@ -404,6 +421,7 @@ impl Verified<'_> {
     pub fn into_owned(self) -> Verified<'static> {
         Verified {
             id: self.id.map(|id| Cow::Owned(id.into_owned())),
+            id_signed: self.id_signed,
             timestamp: self.timestamp,
             key_index: self.key_index,
             scheme: self.scheme,

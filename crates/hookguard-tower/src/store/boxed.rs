@@ -6,6 +6,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hookguard::Timestamp;
+
 use super::{Claim, IdempotencyKey, IdempotencyStore, StoreError, StoredResponse, Token};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -17,6 +19,8 @@ trait DynStore: Send + Sync + 'static {
         key: &'a IdempotencyKey,
         fingerprint: [u8; 32],
         lease: Duration,
+        retention: Duration,
+        now: Timestamp,
     ) -> BoxFuture<'a, Result<Claim, StoreError>>;
 
     fn complete<'a>(
@@ -25,13 +29,29 @@ trait DynStore: Send + Sync + 'static {
         token: &'a Token,
         response: StoredResponse,
         retention: Duration,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    fn extend<'a>(
+        &'a self,
+        key: &'a IdempotencyKey,
+        token: &'a Token,
+        lease: Duration,
+        now: Timestamp,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     fn release<'a>(
         &'a self,
         key: &'a IdempotencyKey,
         token: &'a Token,
+        now: Timestamp,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    fn purge_expired(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<usize, StoreError>>;
 
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
 }
@@ -42,8 +62,17 @@ impl<S: IdempotencyStore + fmt::Debug> DynStore for S {
         key: &'a IdempotencyKey,
         fingerprint: [u8; 32],
         lease: Duration,
+        retention: Duration,
+        now: Timestamp,
     ) -> BoxFuture<'a, Result<Claim, StoreError>> {
-        Box::pin(IdempotencyStore::claim(self, key, fingerprint, lease))
+        Box::pin(IdempotencyStore::claim(
+            self,
+            key,
+            fingerprint,
+            lease,
+            retention,
+            now,
+        ))
     }
 
     fn complete<'a>(
@@ -52,18 +81,38 @@ impl<S: IdempotencyStore + fmt::Debug> DynStore for S {
         token: &'a Token,
         response: StoredResponse,
         retention: Duration,
+        now: Timestamp,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(IdempotencyStore::complete(
-            self, key, token, response, retention,
+            self, key, token, response, retention, now,
         ))
+    }
+
+    fn extend<'a>(
+        &'a self,
+        key: &'a IdempotencyKey,
+        token: &'a Token,
+        lease: Duration,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(IdempotencyStore::extend(self, key, token, lease, now))
     }
 
     fn release<'a>(
         &'a self,
         key: &'a IdempotencyKey,
         token: &'a Token,
+        now: Timestamp,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(IdempotencyStore::release(self, key, token))
+        Box::pin(IdempotencyStore::release(self, key, token, now))
+    }
+
+    fn purge_expired(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<usize, StoreError>> {
+        Box::pin(IdempotencyStore::purge_expired(self, now, limit))
     }
 
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -107,8 +156,10 @@ impl IdempotencyStore for BoxedStore {
         key: &IdempotencyKey,
         fingerprint: [u8; 32],
         lease: Duration,
+        retention: Duration,
+        now: Timestamp,
     ) -> Result<Claim, StoreError> {
-        self.0.claim(key, fingerprint, lease).await
+        self.0.claim(key, fingerprint, lease, retention, now).await
     }
 
     async fn complete(
@@ -117,11 +168,31 @@ impl IdempotencyStore for BoxedStore {
         token: &Token,
         response: StoredResponse,
         retention: Duration,
+        now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.0.complete(key, token, response, retention).await
+        self.0.complete(key, token, response, retention, now).await
     }
 
-    async fn release(&self, key: &IdempotencyKey, token: &Token) -> Result<(), StoreError> {
-        self.0.release(key, token).await
+    async fn extend(
+        &self,
+        key: &IdempotencyKey,
+        token: &Token,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.0.extend(key, token, lease, now).await
+    }
+
+    async fn release(
+        &self,
+        key: &IdempotencyKey,
+        token: &Token,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.0.release(key, token, now).await
+    }
+
+    async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<usize, StoreError> {
+        self.0.purge_expired(now, limit).await
     }
 }

@@ -1,136 +1,192 @@
-//! [`MemoryStore`]: idempotency records in this process's memory.
+//! [`MemoryStore`]: idempotency records in this process's memory, bounded in bytes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use hookguard::{Clock, SystemClock};
+use bytes::Bytes;
+use hookguard::Timestamp;
 
-use super::{Claim, IdempotencyKey, IdempotencyStore, StoreError, StoredResponse, Token};
+use super::{
+    Claim, IdempotencyKey, IdempotencyStore, Record, StoreError, StoredResponse, Token, deadline,
+};
+use crate::metrics;
 
-const DEFAULT_CAPACITY: usize = 100_000;
+const DEFAULT_MAX_BYTES: usize = 64 << 20;
 const SHARDS: usize = 32;
+/// What a record costs besides its key and value: the map entry, the index entry and the key's `Arc`.
+const ENTRY_OVERHEAD: usize = 128;
+/// How many expired records a call collects on its way, so expiry never needs a scan.
+const EXPIRE_PER_CALL: usize = 4;
 
-/// Idempotency records in memory: sharded, bounded in records, expired by retention.
+/// Idempotency records in memory: sharded, bounded in bytes, expired by their deadlines.
 ///
-/// When a shard is full, its expired records (completed past their retention, in progress past their
-/// lease) are dropped first; if it is still full the claim fails with [`StoreError::Full`] instead of the
-/// store growing. Records live only as long as the process and are not shared between replicas: run several
-/// instances behind a load balancer with a shared backend instead.
+/// The bound (default 64 MiB, [`with_max_bytes`](Self::with_max_bytes)) counts each record's key, its
+/// encoded value ([`Record`]) and a fixed overhead per record. When a shard passes its share of the bound,
+/// the completed records expiring soonest are evicted (counted in
+/// `hookguard_idempotency_evictions_total`): the store never refuses a claim for lack of room. An evicted
+/// record's event is handled again if it is redelivered, which a full store would otherwise have answered
+/// with 503 for every new event. In-progress records are never evicted: while many handlers run at once
+/// the store may exceed its bound ([`MemoryStats::over_bound`] counts those times).
 ///
-/// Time comes from a [`Clock`] in whole seconds (the system clock unless
-/// [`with_clock`](Self::with_clock) says otherwise). A lease or retention is never shorter than asked: it
-/// lasts its duration rounded up to whole seconds plus one, since "now" may be late in its second.
+/// Expired records are collected a few at a time on every call, from an index ordered by deadline, and by
+/// [`purge_expired`](IdempotencyStore::purge_expired): no call scans the store.
+///
+/// Records live only as long as the process and are not shared between replicas: behind a load balancer,
+/// use a shared backend instead, or every replica runs the handler once.
 ///
 /// ```
+/// use hookguard::Timestamp;
 /// use hookguard_tower::store::{Claim, IdempotencyStore, MemoryStore, StoredResponse};
 /// use http::StatusCode;
 /// use std::time::Duration;
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let store = MemoryStore::new();
-/// let key = "standard-webhooks:msg_1".into();
-/// let Claim::Acquired(token) = store.claim(&key, [7; 32], Duration::from_secs(60)).await? else {
+/// let (key, now) = ("standard-webhooks:msg_1".into(), Timestamp::now());
+/// let (lease, retention) = (Duration::from_secs(60), Duration::from_secs(3600));
+/// let Claim::Acquired { token, .. } = store.claim(&key, [7; 32], lease, retention, now).await? else {
 ///     unreachable!("a fresh store holds no record");
 /// };
 /// let response = StoredResponse::new(StatusCode::OK, "done");
-/// store.complete(&key, &token, response.clone(), Duration::from_secs(3600)).await?;
-/// assert_eq!(store.claim(&key, [7; 32], Duration::from_secs(60)).await?, Claim::Completed(response));
+/// store.complete(&key, &token, response.clone(), retention, now).await?;
+/// assert_eq!(store.claim(&key, [7; 32], lease, retention, now).await?, Claim::Completed(response));
 /// # Ok::<_, hookguard_tower::store::StoreError>(())
 /// # }).unwrap();
 /// ```
 #[derive(Clone)]
 pub struct MemoryStore {
-    shards: Arc<[Mutex<HashMap<IdempotencyKey, Record>>]>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
+    max_bytes: usize,
     per_shard: usize,
-    capacity: usize,
-    clock: Arc<dyn Clock>,
+    evictions: AtomicU64,
+    over_bound: AtomicU64,
+    corrupt: AtomicU64,
 }
 
-#[derive(Debug)]
-struct Record {
-    fingerprint: [u8; 32],
-    state: State,
+/// A snapshot of a [`MemoryStore`]'s counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MemoryStats {
+    /// Records held, expired ones not yet collected included.
+    pub records: usize,
+    /// Bytes counted against the bound.
+    pub bytes: usize,
+    /// Completed records evicted before their retention ran out, to stay within the bound.
+    pub evictions: u64,
+    /// Times a shard stayed over its share of the bound because only in-progress records were left.
+    pub over_bound: u64,
+    /// Records that did not decode and were treated as absent.
+    pub corrupt: u64,
 }
 
-#[derive(Debug)]
-enum State {
-    InProgress {
-        token: Token,
-        lease_until: i64,
-    },
-    Completed {
-        response: StoredResponse,
-        expires_at: i64,
-    },
+#[derive(Default)]
+struct Shard {
+    records: HashMap<IdempotencyKey, Entry>,
+    /// In-progress records, by the time they may be collected (lease deadline + retention).
+    held: BTreeMap<Slot, IdempotencyKey>,
+    /// Completed records, by the end of their retention: expiry and eviction both pop the front.
+    completed: BTreeMap<Slot, IdempotencyKey>,
+    bytes: usize,
+    seq: u64,
 }
 
-impl Record {
-    fn live(&self, now: i64) -> bool {
-        match self.state {
-            State::InProgress { lease_until, .. } => now < lease_until,
-            State::Completed { expires_at, .. } => now < expires_at,
-        }
+/// A position in one of the deadline indexes: the deadline, then a sequence number that keeps it unique.
+type Slot = (i64, u64);
+
+struct Entry {
+    value: Bytes,
+    slot: Slot,
+    completed: bool,
+    /// The retention asked for at claim, kept so that an extension moves the collection time too.
+    retention: Duration,
+}
+
+impl Entry {
+    fn size(&self, key: &IdempotencyKey) -> usize {
+        key.as_str().len() + self.value.len() + ENTRY_OVERHEAD
     }
 }
 
 impl MemoryStore {
-    /// A store for up to 100 000 records.
+    /// A store bounded to 64 MiB.
     pub fn new() -> Self {
-        Self::with_capacity(DEFAULT_CAPACITY)
+        Self::with_max_bytes(DEFAULT_MAX_BYTES)
     }
 
-    /// A store for up to about `capacity` records (rounded up to a multiple of the shard count).
-    pub fn with_capacity(capacity: usize) -> Self {
-        let per_shard = capacity.div_ceil(SHARDS).max(1);
+    /// A store bounded to about `max_bytes` (each of its shards to an equal share).
+    pub fn with_max_bytes(max_bytes: usize) -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: RandomState::new(),
-            per_shard,
-            capacity: per_shard * SHARDS,
-            clock: Arc::new(SystemClock),
+            inner: Arc::new(Inner {
+                shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+                hasher: RandomState::new(),
+                max_bytes,
+                per_shard: max_bytes.div_ceil(SHARDS),
+                evictions: AtomicU64::new(0),
+                over_bound: AtomicU64::new(0),
+                corrupt: AtomicU64::new(0),
+            }),
         }
     }
 
-    /// Takes "now" from `clock` (for tests).
-    #[must_use]
-    pub fn with_clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
-        self
+    /// The store's counters.
+    pub fn stats(&self) -> MemoryStats {
+        let (records, bytes) = self.inner.shards.iter().fold((0, 0), |(n, b), s| {
+            let shard = lock(s);
+            (n + shard.records.len(), b + shard.bytes)
+        });
+        MemoryStats {
+            records,
+            bytes,
+            evictions: self.inner.evictions.load(Ordering::Relaxed),
+            over_bound: self.inner.over_bound.load(Ordering::Relaxed),
+            corrupt: self.inner.corrupt.load(Ordering::Relaxed),
+        }
     }
 
-    /// The number of records held, expired ones not yet dropped included.
-    pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).len()).sum()
+    /// Puts `value` under `key` as it is, for tests of what a store does with a value it cannot decode.
+    #[cfg(feature = "conformance")]
+    #[doc(hidden)]
+    pub fn insert_raw(&self, key: &IdempotencyKey, value: Bytes, now: Timestamp) {
+        let mut shard = self.shard(key);
+        let slot = shard.slot(now + Duration::from_secs(3600));
+        let entry = Entry {
+            value,
+            slot,
+            completed: true,
+            retention: Duration::ZERO,
+        };
+        shard.insert(key.clone(), entry);
     }
 
-    /// Whether the store holds no record.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Drops every expired record; returns how many were dropped.
-    pub fn purge_expired(&self) -> usize {
-        let now = self.clock.now_unix();
-        self.shards
-            .iter()
-            .map(|s| {
-                let mut shard = lock(s);
-                let before = shard.len();
-                shard.retain(|_, r| r.live(now));
-                before - shard.len()
-            })
-            .sum()
-    }
-
-    fn shard(&self, key: &IdempotencyKey) -> MutexGuard<'_, HashMap<IdempotencyKey, Record>> {
+    fn shard(&self, key: &IdempotencyKey) -> MutexGuard<'_, Shard> {
         // The modulo keeps the index below SHARDS, so the cast cannot truncate a meaningful value.
         #[allow(clippy::cast_possible_truncation)]
-        let i = (self.hasher.hash_one(key) % SHARDS as u64) as usize;
-        lock(&self.shards[i])
+        let i = (self.inner.hasher.hash_one(key) % SHARDS as u64) as usize;
+        lock(&self.inner.shards[i])
+    }
+
+    /// The record under `key`, decoded; a value that does not decode is dropped and counted.
+    fn read(&self, shard: &mut Shard, key: &IdempotencyKey) -> Option<Record> {
+        let value = shard.records.get(key)?.value.clone();
+        match Record::decode(value) {
+            Ok(record) => Some(record),
+            Err(error) => {
+                tracing::warn!(%key, %error, "corrupt idempotency record; treating it as absent");
+                self.inner.corrupt.fetch_add(1, Ordering::Relaxed);
+                metrics::corrupt_record();
+                shard.remove(key);
+                None
+            }
+        }
     }
 
     fn claim_now(
@@ -138,48 +194,42 @@ impl MemoryStore {
         key: &IdempotencyKey,
         fingerprint: [u8; 32],
         lease: Duration,
+        retention: Duration,
+        now: Timestamp,
     ) -> Result<Claim, StoreError> {
-        let token = Token::random();
-        let now = self.clock.now_unix();
         let mut shard = self.shard(key);
-        let fresh = Record {
-            fingerprint,
-            state: State::InProgress {
-                token,
-                lease_until: deadline(now, lease),
-            },
+        shard.expire(now, EXPIRE_PER_CALL);
+        let took_over = match self.read(&mut shard, key) {
+            Some(Record::InProgress { lease_until, .. }) if now >= lease_until => true,
+            Some(Record::Completed { expires_at, .. }) if now >= expires_at => false,
+            Some(record) if *record.fingerprint() != fingerprint => return Ok(Claim::Mismatch),
+            Some(Record::InProgress { lease_until, .. }) => {
+                return Ok(Claim::in_progress(lease_until, now));
+            }
+            Some(Record::Completed { response, .. }) => return Ok(Claim::Completed(response)),
+            None => false,
         };
-        if let Some(record) = shard.get_mut(key) {
-            if !record.live(now) {
-                *record = fresh;
-                return Ok(Claim::Acquired(token));
-            }
-            if record.fingerprint != fingerprint {
-                return Ok(Claim::Mismatch);
-            }
-            return Ok(match &record.state {
-                State::InProgress { lease_until, .. } => {
-                    // Without `deadline`'s extra second: the hint is the lease as asked for.
-                    let left = u64::try_from(lease_until.saturating_sub(now).saturating_sub(1))
-                        .unwrap_or(1)
-                        .max(1);
-                    Claim::InProgress {
-                        retry_after: Duration::from_secs(left),
-                    }
-                }
-                State::Completed { response, .. } => Claim::Completed(response.clone()),
-            });
+        let token = Token::random();
+        shard.hold(key, fingerprint, token, deadline(now, lease), retention)?;
+        self.keep_within_bound(&mut shard);
+        Ok(Claim::Acquired { token, took_over })
+    }
+
+    /// The fingerprint of the in-progress record under `key` iff `token` holds it (lapsed or not).
+    fn held(
+        &self,
+        shard: &mut Shard,
+        key: &IdempotencyKey,
+        token: &Token,
+    ) -> Result<[u8; 32], StoreError> {
+        match self.read(shard, key) {
+            Some(Record::InProgress {
+                fingerprint,
+                token: held,
+                ..
+            }) if held == *token => Ok(fingerprint),
+            _ => Err(StoreError::LeaseLost),
         }
-        if shard.len() >= self.per_shard {
-            shard.retain(|_, r| r.live(now));
-            if shard.len() >= self.per_shard {
-                return Err(StoreError::Full {
-                    capacity: self.capacity,
-                });
-            }
-        }
-        shard.insert(key.clone(), fresh);
-        Ok(Claim::Acquired(token))
     }
 
     fn complete_now(
@@ -188,29 +238,148 @@ impl MemoryStore {
         token: &Token,
         response: StoredResponse,
         retention: Duration,
+        now: Timestamp,
     ) -> Result<(), StoreError> {
-        let now = self.clock.now_unix();
         let mut shard = self.shard(key);
-        match shard.get_mut(key) {
-            Some(record) if matches!(record.state, State::InProgress { token: held, .. } if held == *token) =>
-            {
-                record.state = State::Completed {
-                    response,
-                    expires_at: deadline(now, retention),
-                };
-                Ok(())
-            }
-            _ => Err(StoreError::LeaseLost),
+        shard.expire(now, EXPIRE_PER_CALL);
+        let fingerprint = self.held(&mut shard, key, token)?;
+        let expires_at = deadline(now, retention);
+        let value = Record::Completed {
+            fingerprint,
+            expires_at,
+            response,
         }
+        .encode()?;
+        let slot = shard.slot(expires_at);
+        shard.insert(
+            key.clone(),
+            Entry {
+                value,
+                slot,
+                completed: true,
+                retention,
+            },
+        );
+        self.keep_within_bound(&mut shard);
+        Ok(())
+    }
+
+    fn extend_now(
+        &self,
+        key: &IdempotencyKey,
+        token: &Token,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut shard = self.shard(key);
+        let fingerprint = self.held(&mut shard, key, token)?;
+        let retention = shard
+            .records
+            .get(key)
+            .map_or(Duration::ZERO, |e| e.retention);
+        shard.hold(key, fingerprint, *token, deadline(now, lease), retention)
     }
 
     fn release_now(&self, key: &IdempotencyKey, token: &Token) {
         let mut shard = self.shard(key);
-        if shard.get(key).is_some_and(
-            |r| matches!(r.state, State::InProgress { token: held, .. } if held == *token),
-        ) {
+        if self.held(&mut shard, key, token).is_ok() {
             shard.remove(key);
         }
+    }
+
+    /// Evicts the completed records expiring soonest while the shard is over its share of the bound.
+    fn keep_within_bound(&self, shard: &mut Shard) {
+        while shard.bytes > self.inner.per_shard {
+            let Some((_, key)) = shard.completed.pop_first() else {
+                self.inner.over_bound.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
+            if let Some(entry) = shard.records.remove(&key) {
+                shard.bytes -= entry.size(&key);
+            }
+            self.inner.evictions.fetch_add(1, Ordering::Relaxed);
+            metrics::evicted();
+        }
+    }
+}
+
+impl Shard {
+    fn slot(&mut self, at: Timestamp) -> Slot {
+        self.seq += 1;
+        (at.as_unix_millis(), self.seq)
+    }
+
+    /// (Re)writes `key` as in progress, held by `token` until `lease_until`.
+    fn hold(
+        &mut self,
+        key: &IdempotencyKey,
+        fingerprint: [u8; 32],
+        token: Token,
+        lease_until: Timestamp,
+        retention: Duration,
+    ) -> Result<(), StoreError> {
+        let value = Record::InProgress {
+            fingerprint,
+            token,
+            lease_until,
+        }
+        .encode()?;
+        // Never collected before its holder could still complete it.
+        let slot = self.slot(lease_until + retention);
+        self.insert(
+            key.clone(),
+            Entry {
+                value,
+                slot,
+                completed: false,
+                retention,
+            },
+        );
+        Ok(())
+    }
+
+    fn insert(&mut self, key: IdempotencyKey, entry: Entry) {
+        self.remove(&key);
+        self.bytes += entry.size(&key);
+        let index = if entry.completed {
+            &mut self.completed
+        } else {
+            &mut self.held
+        };
+        index.insert(entry.slot, key.clone());
+        self.records.insert(key, entry);
+    }
+
+    fn remove(&mut self, key: &IdempotencyKey) {
+        if let Some(entry) = self.records.remove(key) {
+            self.bytes -= entry.size(key);
+            let index = if entry.completed {
+                &mut self.completed
+            } else {
+                &mut self.held
+            };
+            index.remove(&entry.slot);
+        }
+    }
+
+    /// Collects up to `limit` records whose deadline has passed; returns how many.
+    fn expire(&mut self, now: Timestamp, limit: usize) -> usize {
+        let now = now.as_unix_millis();
+        let mut removed = 0;
+        while removed < limit {
+            let due = |index: &BTreeMap<Slot, IdempotencyKey>| {
+                index
+                    .first_key_value()
+                    .filter(|((at, _), _)| *at <= now)
+                    .map(|(_, key)| key.clone())
+            };
+            let Some(key) = due(&self.completed).or_else(|| due(&self.held)) else {
+                break;
+            };
+            self.remove(&key);
+            removed += 1;
+        }
+        removed
     }
 }
 
@@ -223,9 +392,8 @@ impl Default for MemoryStore {
 impl fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryStore")
-            .field("capacity", &self.capacity)
-            .field("shards", &self.shards.len())
-            .field("clock", &self.clock)
+            .field("max_bytes", &self.inner.max_bytes)
+            .field("shards", &self.inner.shards.len())
             .finish_non_exhaustive()
     }
 }
@@ -236,8 +404,10 @@ impl IdempotencyStore for MemoryStore {
         key: &IdempotencyKey,
         fingerprint: [u8; 32],
         lease: Duration,
+        retention: Duration,
+        now: Timestamp,
     ) -> Result<Claim, StoreError> {
-        self.claim_now(key, fingerprint, lease)
+        self.claim_now(key, fingerprint, lease, retention, now)
     }
 
     async fn complete(
@@ -246,27 +416,187 @@ impl IdempotencyStore for MemoryStore {
         token: &Token,
         response: StoredResponse,
         retention: Duration,
+        now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.complete_now(key, token, response, retention)
+        self.complete_now(key, token, response, retention, now)
     }
 
-    async fn release(&self, key: &IdempotencyKey, token: &Token) -> Result<(), StoreError> {
+    async fn extend(
+        &self,
+        key: &IdempotencyKey,
+        token: &Token,
+        lease: Duration,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.extend_now(key, token, lease, now)
+    }
+
+    async fn release(
+        &self,
+        key: &IdempotencyKey,
+        token: &Token,
+        _now: Timestamp,
+    ) -> Result<(), StoreError> {
         self.release_now(key, token);
         Ok(())
     }
+
+    async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for shard in &*self.inner.shards {
+            if removed >= limit {
+                break;
+            }
+            removed += lock(shard).expire(now, limit - removed);
+        }
+        Ok(removed)
+    }
 }
 
-/// When something that lasts `d` from `now` (a whole second read off a clock) is over.
-///
-/// `now` may stand for any instant of its second, so one second more keeps a 1 s lease from lapsing at
-/// once, and with it a second run of a handler that is still running.
-fn deadline(now: i64, d: Duration) -> i64 {
-    let secs = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
-    now.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX))
-        .saturating_add(1)
-}
-
-/// A poisoned shard still holds consistent records: every mutation is a single assignment.
+/// A poisoned shard still holds consistent records: every mutation completes before anything can panic.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::StatusCode;
+
+    const LEASE: Duration = Duration::from_secs(60);
+    const RETENTION: Duration = Duration::from_secs(3600);
+
+    async fn handled(store: &MemoryStore, key: &IdempotencyKey, body: usize, now: Timestamp) {
+        let Claim::Acquired { token, .. } = store
+            .claim(key, [1; 32], LEASE, RETENTION, now)
+            .await
+            .unwrap()
+        else {
+            panic!("{key} not acquired");
+        };
+        let response = StoredResponse::new(StatusCode::OK, vec![b'x'; body]);
+        store
+            .complete(key, &token, response, RETENTION, now)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn evicts_the_soonest_expiring_completed_records_and_keeps_in_progress_ones() {
+        let store = MemoryStore::with_max_bytes(SHARDS * 4096);
+        let t0 = Timestamp::from_unix_seconds(1_000);
+        let running: Vec<IdempotencyKey> = (0..64).map(|i| format!("running-{i}").into()).collect();
+        for key in &running {
+            let claim = store
+                .claim(key, [2; 32], LEASE, RETENTION, t0)
+                .await
+                .unwrap();
+            assert!(matches!(claim, Claim::Acquired { .. }));
+        }
+        for i in 0..2_000 {
+            let now = t0 + Duration::from_millis(i);
+            handled(&store, &format!("done-{i}").into(), 512, now).await;
+        }
+        let stats = store.stats();
+        assert!(stats.evictions > 1_000, "{stats:?}");
+        assert!(stats.bytes <= SHARDS * 4096 + SHARDS * 700, "{stats:?}");
+        // The newest completed record survived; the oldest went first.
+        let newest = "done-1999".into();
+        let later = t0 + Duration::from_secs(1);
+        assert!(matches!(
+            store
+                .claim(&newest, [1; 32], LEASE, RETENTION, later)
+                .await
+                .unwrap(),
+            Claim::Completed(_)
+        ));
+        assert!(matches!(
+            store
+                .claim(&"done-0".into(), [1; 32], LEASE, RETENTION, later)
+                .await
+                .unwrap(),
+            Claim::Acquired {
+                took_over: false,
+                ..
+            }
+        ));
+        for key in &running {
+            assert!(
+                matches!(
+                    store
+                        .claim(key, [2; 32], LEASE, RETENTION, later)
+                        .await
+                        .unwrap(),
+                    Claim::InProgress { .. }
+                ),
+                "{key} was evicted while in progress"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn in_progress_records_may_pass_the_bound_and_are_counted() {
+        let store = MemoryStore::with_max_bytes(SHARDS * 256);
+        let now = Timestamp::from_unix_seconds(1_000);
+        for i in 0..500 {
+            let key = format!("running-{i}").into();
+            let claim = store
+                .claim(&key, [2; 32], LEASE, RETENTION, now)
+                .await
+                .unwrap();
+            assert!(matches!(claim, Claim::Acquired { .. }), "{claim:?}");
+        }
+        let stats = store.stats();
+        assert_eq!(stats.records, 500);
+        assert!(stats.over_bound > 0 && stats.evictions == 0, "{stats:?}");
+    }
+
+    #[tokio::test]
+    async fn expiry_is_collected_on_the_way_and_by_purge() {
+        let store = MemoryStore::new();
+        let t0 = Timestamp::from_unix_seconds(1_000);
+        for i in 0..100 {
+            handled(&store, &format!("k{i}").into(), 10, t0).await;
+        }
+        assert_eq!(store.stats().records, 100);
+        let later = t0 + RETENTION + Duration::from_secs(1);
+        assert_eq!(store.purge_expired(later, 30).await.unwrap(), 30);
+        assert_eq!(store.stats().records, 70);
+        assert_eq!(store.purge_expired(later, 1_000).await.unwrap(), 70);
+        assert_eq!(
+            store.stats(),
+            MemoryStats {
+                corrupt: 0,
+                ..MemoryStats::default()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_in_progress_record_is_kept_for_its_holder_until_lease_plus_retention() {
+        let store = MemoryStore::new();
+        let t0 = Timestamp::from_unix_seconds(1_000);
+        let key = "slow".into();
+        let Claim::Acquired { token, .. } = store
+            .claim(&key, [1; 32], LEASE, RETENTION, t0)
+            .await
+            .unwrap()
+        else {
+            panic!("not acquired");
+        };
+        let lapsed = t0 + LEASE + Duration::from_secs(600);
+        assert_eq!(store.purge_expired(lapsed, 10).await.unwrap(), 0);
+        let response = StoredResponse::new(StatusCode::OK, "late");
+        store
+            .complete(&key, &token, response, RETENTION, lapsed)
+            .await
+            .unwrap();
+        let gone = t0 + LEASE + RETENTION + Duration::from_secs(1);
+        let other = "abandoned".into();
+        store
+            .claim(&other, [1; 32], LEASE, RETENTION, t0)
+            .await
+            .unwrap();
+        assert_eq!(store.purge_expired(gone, 10).await.unwrap(), 1);
+    }
 }

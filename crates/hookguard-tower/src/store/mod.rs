@@ -1,112 +1,53 @@
-//! Idempotency records: the [`IdempotencyStore`] contract and its in-memory backend.
+//! Idempotency records: the [`IdempotencyStore`] contract (v2) and its in-memory backend.
 //!
 //! A record moves through three states. [`claim`](IdempotencyStore::claim) creates it *in progress*, held by
-//! a fresh [`Token`] for the length of a lease; [`complete`](IdempotencyStore::complete) turns it into a
-//! *completed* record that replays the handler's response until the retention runs out;
+//! a fresh [`Token`] until a lease deadline that the holder moves forward with
+//! [`extend`](IdempotencyStore::extend) while its handler runs; [`complete`](IdempotencyStore::complete)
+//! turns it into a *completed* record that replays the handler's response until its retention runs out;
 //! [`release`](IdempotencyStore::release) deletes it so the next delivery runs the handler again. A record
-//! whose lease lapsed (its holder crashed) is taken over by the next claim, with a new token; the old
-//! holder's `complete` then fails with [`StoreError::LeaseLost`].
+//! whose lease lapsed (its holder crashed or hung) is taken over by the next claim, with a new token
+//! ([`Claim::Acquired`] says `took_over`); the old holder's `complete` then fails with
+//! [`StoreError::LeaseLost`]. Until someone takes over, a lapsed holder may still complete.
 //!
 //! Every record carries the SHA-256 of the payload that created it: a claim for the same key with another
 //! payload gets [`Claim::Mismatch`], whether the record is in progress or completed.
+//!
+//! # Time
+//! Every call takes `now`, and liveness is decided on the deadlines kept in the record, never on a native
+//! TTL (which is garbage collection only). The layer passes the time of the verifier's clock, so one test
+//! clock drives signatures, leases and retention alike. Replicas behind a load balancer read their own
+//! clocks: a networked store compares deadlines on the *server's* clock by default, so that replicas whose
+//! clocks are skewed still agree on who holds a lease; built with the caller's clock, it uses `now` (what
+//! the conformance suite does), and then replica clocks must agree to well within a lease.
 
 mod boxed;
+mod key;
 mod memory;
+mod record;
 
 use std::error::Error as StdError;
-use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderName, HeaderValue, StatusCode};
+use hookguard::Timestamp;
 
 pub use self::boxed::BoxedStore;
-pub use self::memory::MemoryStore;
-
-/// The key one delivery is deduplicated by, e.g. `"standard-webhooks:msg_2Lh…"`. Cloning is cheap.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct IdempotencyKey(Arc<str>);
-
-impl IdempotencyKey {
-    /// Wraps a key.
-    pub fn new(key: impl Into<String>) -> Self {
-        Self(Arc::from(key.into()))
-    }
-
-    /// The key as a string.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for IdempotencyKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl fmt::Display for IdempotencyKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl AsRef<str> for IdempotencyKey {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for IdempotencyKey {
-    fn from(key: String) -> Self {
-        Self::new(key)
-    }
-}
-
-impl From<&str> for IdempotencyKey {
-    fn from(key: &str) -> Self {
-        Self::new(key)
-    }
-}
-
-/// Proof of holding an in-progress record: 16 random bytes, new for every successful claim.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Token([u8; 16]);
-
-impl Token {
-    /// A fresh random token.
-    pub fn random() -> Self {
-        Self(rand::random())
-    }
-
-    /// A token from its bytes (for stores reading one back).
-    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
-        Self(bytes)
-    }
-
-    /// The token's bytes.
-    pub const fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(")?;
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        f.write_str(")")
-    }
-}
+pub use self::key::{IdempotencyKey, Token};
+pub use self::memory::{MemoryStats, MemoryStore};
+pub use self::record::{RECORD_VERSION, Record, StoredResponse};
 
 /// What a [`claim`](IdempotencyStore::claim) found.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Claim {
     /// No live record: one was created, held by this token. Run the handler.
-    Acquired(Token),
+    Acquired {
+        /// The new holder's token.
+        token: Token,
+        /// Whether an in-progress record whose lease had lapsed was taken over (its holder crashed, hung
+        /// or is slower than its lease): the handler may have started for this event before.
+        took_over: bool,
+    },
     /// Another delivery with the same payload holds the record; try again after about `retry_after`.
     InProgress {
         /// Time left on the holder's lease (at least one second).
@@ -118,103 +59,22 @@ pub enum Claim {
     Mismatch,
 }
 
-/// A response kept for replay: status, selected headers and (a bounded) body.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredResponse {
-    /// The status code.
-    pub status: StatusCode,
-    /// The headers kept for replay, in order.
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// The body.
-    pub body: Bytes,
-}
-
-impl StoredResponse {
-    /// A response with no headers.
-    pub fn new(status: StatusCode, body: impl Into<Bytes>) -> Self {
-        Self {
-            status,
-            headers: Vec::new(),
-            body: body.into(),
+impl Claim {
+    /// [`Claim::InProgress`] for a lease lapsing at `lease_until`: the time left, in whole seconds rounded
+    /// up and at least one (it becomes a `Retry-After` header).
+    pub fn in_progress(lease_until: Timestamp, now: Timestamp) -> Self {
+        let left = lease_until.saturating_duration_since(now);
+        let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+        Self::InProgress {
+            retry_after: Duration::from_secs(secs.max(1)),
         }
-    }
-
-    /// Builds the replayed response.
-    pub fn to_response(&self) -> http::Response<Bytes> {
-        let mut res = http::Response::new(self.body.clone());
-        *res.status_mut() = self.status;
-        for (name, value) in &self.headers {
-            res.headers_mut().append(name.clone(), value.clone());
-        }
-        res
-    }
-
-    /// Serialises the response into a compact byte string (for stores that keep blobs).
-    ///
-    /// Layout: status (u16 BE), header count (u32 BE), then for each header the name and the value as
-    /// u32-BE-length-prefixed bytes, then the body to the end.
-    pub fn encode(&self) -> Vec<u8> {
-        let headers: usize = self
-            .headers
-            .iter()
-            .map(|(n, v)| 8 + n.as_str().len() + v.len())
-            .sum();
-        let mut out = Vec::with_capacity(6 + headers + self.body.len());
-        out.extend_from_slice(&self.status.as_u16().to_be_bytes());
-        out.extend_from_slice(&len_u32(self.headers.len()).to_be_bytes());
-        for (name, value) in &self.headers {
-            for part in [name.as_str().as_bytes(), value.as_bytes()] {
-                out.extend_from_slice(&len_u32(part.len()).to_be_bytes());
-                out.extend_from_slice(part);
-            }
-        }
-        out.extend_from_slice(&self.body);
-        out
-    }
-
-    /// Reads back what [`encode`](Self::encode) wrote.
-    pub fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
-        let mut rest = bytes;
-        let status = take(&mut rest, 2)?;
-        let status = StatusCode::from_u16(u16::from_be_bytes([status[0], status[1]]))
-            .map_err(|_| StoreError::Corrupt("status code out of range"))?;
-        let count = take_u32(&mut rest)?;
-        let mut headers = Vec::new();
-        for _ in 0..count {
-            let len = take_u32(&mut rest)?;
-            let name = HeaderName::from_bytes(take(&mut rest, len)?)
-                .map_err(|_| StoreError::Corrupt("invalid header name"))?;
-            let len = take_u32(&mut rest)?;
-            let value = HeaderValue::from_bytes(take(&mut rest, len)?)
-                .map_err(|_| StoreError::Corrupt("invalid header value"))?;
-            headers.push((name, value));
-        }
-        Ok(Self {
-            status,
-            headers,
-            body: Bytes::copy_from_slice(rest),
-        })
     }
 }
 
-fn len_u32(len: usize) -> u32 {
-    // Header names, values and counts are far below 4 GiB; saturate rather than wrap if not.
-    u32::try_from(len).unwrap_or(u32::MAX)
-}
-
-fn take<'a>(rest: &mut &'a [u8], n: usize) -> Result<&'a [u8], StoreError> {
-    if rest.len() < n {
-        return Err(StoreError::Corrupt("truncated response record"));
-    }
-    let (head, tail) = rest.split_at(n);
-    *rest = tail;
-    Ok(head)
-}
-
-fn take_u32(rest: &mut &[u8]) -> Result<usize, StoreError> {
-    let b = take(rest, 4)?;
-    usize::try_from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-        .map_err(|_| StoreError::Corrupt("length out of range"))
+/// `now + d`, rounded up to the next millisecond: a lease is never shorter than asked.
+pub(crate) fn deadline(now: Timestamp, d: Duration) -> Timestamp {
+    let ms = d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 > 0);
+    now + Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
 }
 
 /// A boxed error from a store's backend.
@@ -228,18 +88,16 @@ pub enum StoreError {
     /// released or already completed.
     #[error("the idempotency record is no longer held by this token")]
     LeaseLost,
-    /// The store holds as many live records as it may; the claim was refused rather than growing.
-    #[error("the idempotency store is full ({capacity} live records)")]
-    Full {
-        /// The store's capacity in records.
-        capacity: usize,
-    },
-    /// The backend could not be reached or failed.
+    /// The backend could not be reached, failed, or did not answer within the call's timeout.
     #[error("the idempotency store is unavailable")]
     Unavailable(#[source] BoxError),
-    /// A record read back from the backend could not be decoded.
+    /// A record read back from the backend could not be decoded. Stores treat such a record as absent
+    /// (and count it) rather than failing the call: this error comes from [`Record::decode`].
     #[error("corrupt idempotency record: {0}")]
     Corrupt(&'static str),
+    /// The response passes a record limit (see [`Record`]) and was not stored.
+    #[error("the response cannot be stored: {0}")]
+    TooLarge(&'static str),
 }
 
 impl StoreError {
@@ -252,70 +110,66 @@ impl StoreError {
 /// Where idempotency records live.
 ///
 /// Methods return `impl Future + Send` (no `async_trait`); [`BoxedStore`] erases the type where a run-time
-/// choice of backend is needed. Implementations must be safe to share across tasks: the contract below must
-/// hold under any interleaving of calls, across processes for shared backends.
+/// choice of backend is needed. The contract below must hold under any interleaving of calls, across
+/// processes for shared backends, and each call must be atomic: a future dropped half-way took effect wholly
+/// or not at all. The conformance suite (feature `conformance`) checks all of it.
 pub trait IdempotencyStore: Send + Sync + 'static {
-    /// Claims `key` for a payload with this SHA-256 `fingerprint`, holding it for `lease`.
+    /// Claims `key` for a payload with this SHA-256 `fingerprint`, holding it until `now + lease`.
     ///
-    /// - no record, or an in-progress record whose lease lapsed → a new record held by a new token,
-    ///   [`Claim::Acquired`];
-    /// - a record with another fingerprint (in progress or completed) → [`Claim::Mismatch`];
-    /// - a live in-progress record → [`Claim::InProgress`];
+    /// - no record, a corrupt one, a completed one past its retention, or an in-progress record whose lease
+    ///   lapsed → a new record held by a new token, [`Claim::Acquired`];
+    /// - a live record with another fingerprint (in progress or completed) → [`Claim::Mismatch`];
+    /// - a live in-progress record → [`Claim::InProgress`], with the time left on its lease;
     /// - a completed record within its retention → [`Claim::Completed`].
+    ///
+    /// `retention` bounds how long the in-progress record may be kept for its holder to complete: it is
+    /// never collected before `now + lease + retention`.
     fn claim(
         &self,
         key: &IdempotencyKey,
         fingerprint: [u8; 32],
         lease: Duration,
+        retention: Duration,
+        now: Timestamp,
     ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
 
-    /// Completes the record with `response`, kept for `retention`; succeeds iff the record is in progress
-    /// and still holds `token` (even if its lease lapsed, as long as no one took it over). Otherwise
-    /// [`StoreError::LeaseLost`].
+    /// Completes the record with `response`, replayed until `now + retention`; succeeds iff the record is
+    /// in progress and still holds `token` (even if its lease lapsed, as long as no one took it over).
+    /// Otherwise — absent, released, completed, taken over — [`StoreError::LeaseLost`].
     fn complete(
         &self,
         key: &IdempotencyKey,
         token: &Token,
         response: StoredResponse,
         retention: Duration,
+        now: Timestamp,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Deletes the record iff it is in progress and holds `token`; a no-op otherwise.
+    /// Moves the lease deadline to `now + lease`, on the same terms as `complete`: iff the record is in
+    /// progress and holds `token`, else [`StoreError::LeaseLost`].
+    fn extend(
+        &self,
+        key: &IdempotencyKey,
+        token: &Token,
+        lease: Duration,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes the record iff it is in progress and holds `token` (lapsed or not); a no-op otherwise. A
+    /// completed record is never released.
     fn release(
         &self,
         key: &IdempotencyKey,
         token: &Token,
+        now: Timestamp,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stored_response_round_trips_through_encode() {
-        let mut res = StoredResponse::new(StatusCode::ACCEPTED, "{\"ok\":true}");
-        res.headers.push((
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        ));
-        res.headers
-            .push((HeaderName::from_static("x-a"), HeaderValue::from_static("")));
-        let bytes = res.encode();
-        assert_eq!(StoredResponse::decode(&bytes).unwrap(), res);
-        for cut in 0..bytes.len() - res.body.len() {
-            assert!(
-                StoredResponse::decode(&bytes[..cut]).is_err(),
-                "cut at {cut}"
-            );
-        }
-    }
-
-    #[test]
-    fn tokens_are_random_and_debug_as_hex() {
-        let (a, b) = (Token::random(), Token::random());
-        assert_ne!(a, b);
-        let t = Token::from_bytes([0xab; 16]);
-        assert_eq!(format!("{t:?}"), format!("Token({})", "ab".repeat(16)));
-    }
+    /// Deletes up to `limit` records that are over: completed past their retention, and in-progress ones
+    /// past `lease + retention` from their last claim or extension. Returns how many it deleted; a caller
+    /// collecting everything calls again while that equals `limit`.
+    fn purge_expired(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }

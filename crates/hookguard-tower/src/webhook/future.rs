@@ -18,7 +18,8 @@ use tower_service::Service;
 use tracing::Span;
 
 use super::ResponseBody;
-use super::layer::{Config, OnStoreError};
+use super::layer::{Config, OnStoreError, default_key};
+use crate::heartbeat;
 use crate::idempotency::{ReleaseGuard, fingerprint, replay};
 use crate::metrics;
 use crate::rejection::Rejection;
@@ -53,8 +54,8 @@ pin_project! {
         Buffer { #[pin] collect: Collect<Limited<ReqBody>> },
         // Waiting for the store's answer to the claim.
         Claim { claim: PendingClaim },
-        // Waiting for the inner service.
-        Inner { #[pin] future: F },
+        // Waiting for the inner service; once it has to wait, a heartbeat extends the claim.
+        Inner { #[pin] future: F, heartbeat: Option<BoxFuture<()>> },
         // Reading the handler's response body for replay.
         Collect { parts: Option<http::response::Parts>, body: Option<Pin<Box<ResBody>>>, buf: BytesMut },
         // Waiting for the store to complete or release the claim.
@@ -74,7 +75,7 @@ pin_project! {
 struct PendingClaim {
     future: Option<BoxFuture<Result<Claim, StoreError>>>,
     key: IdempotencyKey,
-    store: BoxedStore,
+    config: Arc<Config>,
 }
 
 impl PendingClaim {
@@ -96,11 +97,13 @@ impl Drop for PendingClaim {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let (key, store) = (self.key.clone(), self.store.clone());
+        let (key, config) = (self.key.clone(), Arc::clone(&self.config));
         runtime.spawn(async move {
-            if let Ok(Claim::Acquired(token)) = future.await {
+            if let (Ok(Claim::Acquired { token, .. }), Some(store)) = (future.await, &config.store)
+            {
                 tracing::debug!(%key, "request dropped while claiming; releasing the claim");
-                let result = store.release(&key, &token).await;
+                let now = config.verifier.clock().now();
+                let result = store.release(&key, &token, now).await;
                 metrics::released(&result);
             }
         });
@@ -198,10 +201,20 @@ where
                     metrics::claim(&claim);
                     ctx.claimed(claim)
                 }
-                StateProj::Inner { future } => match ready!(future.poll(cx)) {
+                StateProj::Inner { future, heartbeat } => match future.poll(cx) {
                     // Dropping the guard (if armed) releases the claim in the background.
-                    Err(error) => return Poll::Ready(Err(error)),
-                    Ok(response) => ctx.handled(response),
+                    Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                    Poll::Ready(Ok(response)) => ctx.handled(response),
+                    Poll::Pending => {
+                        if heartbeat.is_none() {
+                            *heartbeat = ctx.heartbeat();
+                        }
+                        if let Some(beat) = heartbeat {
+                            // Never ready: it stops when this state is left.
+                            let _ = beat.as_mut().poll(cx);
+                        }
+                        return Poll::Pending;
+                    }
                 },
                 StateProj::Collect { parts, body, buf } => {
                     let Some(stream) = body.as_mut() else {
@@ -308,7 +321,12 @@ impl<S> Ctx<S> {
             self.verified = Some(verified);
             return self.call_inner();
         };
-        let key = match (self.config.key)(&verified, parts, &body) {
+        let fingerprint = fingerprint(&body);
+        let key = match &self.config.key {
+            None => Ok(Some(default_key(&verified, &fingerprint))),
+            Some(key) => key(&verified, parts, &body),
+        };
+        let key = match key {
             Ok(Some(key)) => key,
             Ok(None) if self.config.pass_through_without_key => {
                 tracing::debug!("no idempotency key; passing through without deduplication");
@@ -319,18 +337,22 @@ impl<S> Ctx<S> {
             Ok(None) => return self.reject(Rejection::MissingKey),
             Err(rejection) => return self.reject(rejection),
         };
-        let fingerprint = fingerprint(&body);
-        let lease = self.config.lease;
+        let (lease, retention) = (self.config.lease, self.config.retention);
+        let now = self.config.verifier.clock().now();
         self.body = body;
         self.verified = Some(verified);
         self.key = Some(key.clone());
-        let (claiming, claimer) = (key.clone(), store.clone());
-        let future = Box::pin(async move { claimer.claim(&claiming, fingerprint, lease).await });
+        let claiming = key.clone();
+        let future = Box::pin(async move {
+            store
+                .claim(&claiming, fingerprint, lease, retention, now)
+                .await
+        });
         State::Claim {
             claim: PendingClaim {
                 future: Some(future),
                 key,
-                store,
+                config: Arc::clone(&self.config),
             },
         }
     }
@@ -344,12 +366,16 @@ impl<S> Ctx<S> {
         S: Service<Request<Full<Bytes>>>,
     {
         match claim {
-            Ok(Claim::Acquired(token)) => {
+            Ok(Claim::Acquired { token, took_over }) => {
+                if took_over {
+                    tracing::info!("took over a claim whose lease lapsed");
+                }
                 if let (Some(store), Some(key)) = (&self.config.store, &self.key) {
                     self.guard = Some(ReleaseGuard::new(
                         Arc::new(store.clone()),
                         key.clone(),
                         token,
+                        Arc::clone(self.config.verifier.clock()),
                     ));
                 }
                 self.call_inner()
@@ -395,7 +421,24 @@ impl<S> Ctx<S> {
         }
         State::Inner {
             future: inner.call(req),
+            heartbeat: None,
         }
+    }
+
+    /// The heartbeat for the claim the handler runs under, if there is one.
+    fn heartbeat(&self) -> Option<BoxFuture<()>> {
+        let (Some(store), Some(key), Some(token)) = (
+            self.config.store.clone(),
+            self.key.clone(),
+            self.guard.as_ref().and_then(ReleaseGuard::token),
+        ) else {
+            return None;
+        };
+        let config = Arc::clone(&self.config);
+        Some(Box::pin(async move {
+            let clock = config.verifier.clock();
+            heartbeat::keep_alive(&store, &key, token, config.hold(), &**clock).await;
+        }))
     }
 
     /// The handler answered: return it (no claim), or collect it for `complete`, or `release`.
@@ -492,11 +535,12 @@ impl<S> Ctx<S> {
             unreachable!("recording only after a claim was acquired")
         };
         let retention = self.config.retention;
+        let now = self.config.verifier.clock().now();
         let record: BoxFuture<Result<(), StoreError>> = match stored {
             Some(stored) if completing => {
-                Box::pin(async move { store.complete(&key, &token, stored, retention).await })
+                Box::pin(async move { store.complete(&key, &token, stored, retention, now).await })
             }
-            _ => Box::pin(async move { store.release(&key, &token).await }),
+            _ => Box::pin(async move { store.release(&key, &token, now).await }),
         };
         State::Record {
             record,

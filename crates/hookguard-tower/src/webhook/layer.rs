@@ -10,6 +10,7 @@ use http::{HeaderName, StatusCode};
 use tower_layer::Layer;
 
 use super::WebhookService;
+use crate::heartbeat::Hold;
 use crate::idempotency::{DEFAULT_LEASE, DEFAULT_RETENTION, default_done};
 use crate::rejection::Rejection;
 use crate::store::{BoxedStore, IdempotencyKey, IdempotencyStore};
@@ -22,6 +23,7 @@ type RejectFn = dyn Fn(&Rejection) -> http::Response<Bytes> + Send + Sync;
 
 /// What the layer does when the idempotency store fails.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum OnStoreError {
     /// Answer 503 with `Retry-After`; the sender retries later (the default).
     #[default]
@@ -36,9 +38,11 @@ pub(crate) struct Config {
     pub(crate) verifier: Verifier,
     pub(crate) body_limit: usize,
     pub(crate) store: Option<BoxedStore>,
-    pub(crate) key: Arc<KeyFn>,
+    /// `None`: the default key (see [`WebhookLayer::key`]).
+    pub(crate) key: Option<Arc<KeyFn>>,
     pub(crate) pass_through_without_key: bool,
     pub(crate) lease: Duration,
+    pub(crate) max_hold: Option<Duration>,
     pub(crate) retention: Duration,
     pub(crate) on_store_error: OnStoreError,
     pub(crate) done: Arc<DoneFn>,
@@ -58,18 +62,47 @@ impl Config {
         rejection.decorate(&mut res);
         res
     }
+
+    /// The lease and how long the heartbeat may keep extending it.
+    pub(crate) fn hold(&self) -> Hold {
+        Hold::new(self.lease, self.max_hold)
+    }
 }
 
-/// The default idempotency key: `"{scheme}:{event id}"`, none when the scheme carries no id.
-fn default_key(
-    verified: &Verified<'_>,
-    _: &http::request::Parts,
-    _: &Bytes,
-) -> Result<Option<IdempotencyKey>, Rejection> {
-    Ok(verified
-        .id()
-        .map(|id| IdempotencyKey::new(format!("{}:{id}", verified.scheme()))))
+/// The default idempotency key: `"{scheme}:{event id}"` when the scheme signs the id, otherwise
+/// `"{scheme}:sha256:{fingerprint}"`.
+pub(crate) fn default_key(verified: &Verified<'_>, fingerprint: &[u8; 32]) -> IdempotencyKey {
+    match verified.id() {
+        Some(id) if verified.id_is_signed() => {
+            IdempotencyKey::new(format!("{}:{id}", verified.scheme()))
+        }
+        _ => IdempotencyKey::new(format!(
+            "{}:sha256:{}",
+            verified.scheme(),
+            hex::encode(fingerprint)
+        )),
+    }
 }
+
+/// Headers that frame a message or belong to one connection: replaying a stored one would corrupt the
+/// replayed response.
+const NOT_REPLAYABLE: [HeaderName; 10] = [
+    http::header::CONNECTION,
+    http::header::CONTENT_LENGTH,
+    http::header::PROXY_AUTHENTICATE,
+    http::header::PROXY_AUTHORIZATION,
+    http::header::TE,
+    http::header::TRAILER,
+    http::header::TRANSFER_ENCODING,
+    http::header::UPGRADE,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+];
+
+/// [`WebhookLayer::replay_header`] was asked to keep a header that cannot be replayed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the {0} header cannot be replayed: it frames the message or belongs to one connection")]
+pub struct NotReplayable(pub HeaderName);
 
 /// Verifies webhooks before they reach the inner service and, with a store, runs each event's handler once.
 ///
@@ -92,9 +125,10 @@ impl WebhookLayer {
                 verifier,
                 body_limit: Self::DEFAULT_BODY_LIMIT,
                 store: None,
-                key: Arc::new(default_key),
+                key: None,
                 pass_through_without_key: false,
                 lease: DEFAULT_LEASE,
+                max_hold: None,
                 retention: DEFAULT_RETENTION,
                 on_store_error: OnStoreError::FailClosed,
                 done: Arc::new(default_done),
@@ -122,15 +156,47 @@ impl WebhookLayer {
         self.with(|c| c.store = Some(BoxedStore::new(store)))
     }
 
-    /// How a request's idempotency key is found (default: `"{scheme}:{event id}"`).
+    /// How a request's idempotency key is found.
+    ///
+    /// The default is `"{scheme}:{event id}"` **only when the scheme signs the id** (Standard Webhooks;
+    /// [`Verified::id_is_signed`]), otherwise `"{scheme}:sha256:{SHA-256 of the body}"`. GitHub's
+    /// `X-GitHub-Delivery` and Shopify's id headers are not signed, and neither scheme signs a timestamp:
+    /// keyed by such an id, one captured request could be replayed under fresh ids forever, or a future id
+    /// pre-claimed so that the real event gets 422. Keyed by the body, a retry or replay of the same bytes
+    /// is deduplicated; the trade-off is that two distinct events with byte-identical bodies count as one
+    /// (GitHub and Shopify bodies carry the object's ids and timestamps, so that takes a replay).
     ///
     /// The function sees the verified signature, the request head and the body, so it can read a key from
-    /// the payload (Stripe's event id is in the JSON body). `Ok(None)` means "no key": a 400 unless
-    /// [`pass_through_without_key`](Self::pass_through_without_key); `Err` rejects the request.
+    /// the signed payload, as Stripe's event id, which is in the JSON body:
     ///
-    /// A sender delivers one event under one id to every endpoint subscribed to it. If one store serves
-    /// several webhook routes of the same scheme, put the route in the key (say `"{path}:{event id}"`), or
-    /// a route would be answered with another route's stored response.
+    /// ```
+    /// use hookguard::{Scheme, Verifier};
+    /// use hookguard_tower::{Rejection, WebhookLayer, store::{IdempotencyKey, MemoryStore}};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct StripeEvent<'a> {
+    ///     id: &'a str,
+    /// }
+    ///
+    /// # fn main() -> Result<(), hookguard::KeyError> {
+    /// let verifier = Verifier::new(Scheme::stripe(), "whsec_stripe_test_secret_0123456789")?;
+    /// let layer = WebhookLayer::new(verifier)
+    ///     .idempotency(MemoryStore::new())
+    ///     .key(|_verified, _head, body| {
+    ///         let event: StripeEvent<'_> = serde_json::from_slice(body)
+    ///             .map_err(|_| Rejection::InvalidPayload("the body is not a Stripe event".into()))?;
+    ///         Ok(Some(IdempotencyKey::new(format!("stripe:{}", event.id))))
+    ///     });
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// `Ok(None)` means "no key": a 400 unless [`pass_through_without_key`](Self::pass_through_without_key);
+    /// `Err` rejects the request.
+    ///
+    /// A sender delivers one event under one id (and one body) to every endpoint subscribed to it. If one
+    /// store serves several webhook routes, put the route in the key (say `"{path}:{event id}"`), or a route
+    /// would be answered with another route's stored response.
     #[must_use]
     pub fn key<F>(self, key: F) -> Self
     where
@@ -143,27 +209,38 @@ impl WebhookLayer {
             + Sync
             + 'static,
     {
-        self.with(|c| c.key = Arc::new(key))
+        self.with(|c| c.key = Some(Arc::new(key)))
     }
 
-    /// Lets requests without an idempotency key through to the handler, without deduplication, instead of
-    /// answering 400 (for schemes without event ids, such as Slack).
+    /// Lets requests for which the [`key`](Self::key) function finds no key through to the handler, without
+    /// deduplication, instead of answering 400.
     #[must_use]
     pub fn pass_through_without_key(self) -> Self {
         self.with(|c| c.pass_through_without_key = true)
     }
 
-    /// How long a completed response is replayed (default 76 h).
+    /// How long a completed response is replayed (default 96 h). Keep it longer than the sender's whole
+    /// retry schedule, jitter included, or a late retry runs the handler again.
     #[must_use]
     pub fn retention(self, retention: Duration) -> Self {
         self.with(|c| c.retention = retention)
     }
 
-    /// How long a claim holds the key before another delivery may take it over (default 60 s). Make it
-    /// longer than the handler's slowest run.
+    /// How long a claim holds the key before another delivery may take it over (default 60 s). While the
+    /// handler runs, the layer extends the lease every `lease / 3`, up to [`max_hold`](Self::max_hold); a
+    /// process that dies stops extending, and the next delivery takes over once the lease lapses.
+    ///
+    /// Extending needs a tokio runtime with timers enabled (as servers have) once a handler has to wait.
     #[must_use]
     pub fn lease(self, lease: Duration) -> Self {
         self.with(|c| c.lease = lease)
+    }
+
+    /// How long in all a handler may hold its claim (default 10 × the lease). Past it the layer stops
+    /// extending, so a hung handler's claim lapses and a redelivery runs the handler again.
+    #[must_use]
+    pub fn max_hold(self, max_hold: Duration) -> Self {
+        self.with(|c| c.max_hold = Some(max_hold))
     }
 
     /// What to do when the store fails (default [`OnStoreError::FailClosed`]).
@@ -187,9 +264,16 @@ impl WebhookLayer {
     }
 
     /// Keeps this response header for replay too (`Content-Type` always is).
-    #[must_use]
-    pub fn replay_header(self, name: HeaderName) -> Self {
-        self.with(|c| c.replay_headers.push(name))
+    ///
+    /// # Errors
+    /// [`NotReplayable`] for a header that frames the message or belongs to one connection
+    /// (`Content-Length`, `Transfer-Encoding`, `Connection`, `Keep-Alive`, `TE`, `Trailer`, `Upgrade`,
+    /// the `Proxy-*` ones): the server computes those for the replayed response.
+    pub fn replay_header(self, name: HeaderName) -> Result<Self, NotReplayable> {
+        if NOT_REPLAYABLE.contains(&name) {
+            return Err(NotReplayable(name));
+        }
+        Ok(self.with(|c| c.replay_headers.push(name)))
     }
 
     /// Builds the response for a rejection instead of the default problem document. The rejection is still
@@ -217,8 +301,10 @@ impl fmt::Debug for Config {
             .field("verifier", &self.verifier)
             .field("body_limit", &self.body_limit)
             .field("store", &self.store)
+            .field("custom_key", &self.key.is_some())
             .field("pass_through_without_key", &self.pass_through_without_key)
             .field("lease", &self.lease)
+            .field("max_hold", &self.hold().max_hold)
             .field("retention", &self.retention)
             .field("on_store_error", &self.on_store_error)
             .field("replay_limit", &self.replay_limit)

@@ -66,5 +66,5 @@ mod service;
 
 pub use self::body::ResponseBody;
 pub use self::future::ResponseFuture;
-pub use self::layer::{OnStoreError, WebhookLayer};
+pub use self::layer::{NotReplayable, OnStoreError, WebhookLayer};
 pub use self::service::WebhookService;

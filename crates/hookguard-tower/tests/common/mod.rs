@@ -10,7 +10,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::post;
-use hookguard::{Clock, Scheme, Signer, SystemClock, Verified, Verifier};
+use hookguard::{Clock, Scheme, Signer, SystemClock, Timestamp, Verified, Verifier};
 use hookguard_tower::WebhookLayer;
 use hookguard_tower::store::{
     Claim, IdempotencyKey, IdempotencyStore, StoreError, StoredResponse, Token,
@@ -186,6 +186,8 @@ impl IdempotencyStore for DownStore {
         _: &IdempotencyKey,
         _: [u8; 32],
         _: Duration,
+        _: Duration,
+        _: Timestamp,
     ) -> Result<Claim, StoreError> {
         Err(down())
     }
@@ -196,11 +198,26 @@ impl IdempotencyStore for DownStore {
         _: &Token,
         _: StoredResponse,
         _: Duration,
+        _: Timestamp,
     ) -> Result<(), StoreError> {
         Err(down())
     }
 
-    async fn release(&self, _: &IdempotencyKey, _: &Token) -> Result<(), StoreError> {
+    async fn extend(
+        &self,
+        _: &IdempotencyKey,
+        _: &Token,
+        _: Duration,
+        _: Timestamp,
+    ) -> Result<(), StoreError> {
+        Err(down())
+    }
+
+    async fn release(&self, _: &IdempotencyKey, _: &Token, _: Timestamp) -> Result<(), StoreError> {
+        Err(down())
+    }
+
+    async fn purge_expired(&self, _: Timestamp, _: usize) -> Result<usize, StoreError> {
         Err(down())
     }
 }
