@@ -1,29 +1,4 @@
 //! [`Record`]: an idempotency record as a backend keeps it, and its byte encoding.
-//!
-//! Backends that keep blobs (memory, Redis) store the encoding below; a backend with columns (PostgreSQL)
-//! may keep the fields in columns and the response alone as [`StoredResponse::encode`]'s bytes.
-//!
-//! ```text
-//! offset  size  field
-//!      0     1  version (1)
-//!      1     1  state: 1 = in progress, 2 = completed
-//!      2    32  fingerprint (SHA-256 of the payload)
-//! in progress:
-//!     34    16  token
-//!     50     8  lease deadline, ms since the Unix epoch (i64, big-endian)
-//! completed:
-//!     34     8  retention deadline, ms since the Unix epoch (i64, big-endian)
-//!     42     …  the response: status (u16 BE), header count (u8), then per header the name's length (u8),
-//!               the name, the value's length (u16 BE), the value; then the body, to the end
-//! ```
-//!
-//! The fixed offsets let a Lua script or SQL read the state, fingerprint, token and deadline without
-//! parsing the response. Limits, checked by [`StoredResponse::encode`]: at most
-//! [`MAX_HEADERS`](StoredResponse::MAX_HEADERS) headers, names of at most 255 bytes, values of at most
-//! [`MAX_HEADER_VALUE`](StoredResponse::MAX_HEADER_VALUE) bytes, a body of at most
-//! [`MAX_BODY`](StoredResponse::MAX_BODY) bytes. Decoding takes [`Bytes`] and slices the body and header
-//! values out of it without copying. A value that does not decode (another version, a short or garbled
-//! value) is [`StoreError::Corrupt`]; stores treat it as absent, so a corrupt record never blocks its key.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use hookguard::Timestamp;
@@ -93,7 +68,7 @@ impl StoredResponse {
         3 + headers + self.body.len()
     }
 
-    /// Appends the response's encoding (status, headers, body; see the [module docs](self)) to `out`.
+    /// Appends the response's encoding (status, headers, body; see [`Record`]) to `out`.
     ///
     /// # Errors
     /// [`StoreError::TooLarge`] if the response passes one of the limits.
@@ -164,6 +139,31 @@ impl StoredResponse {
 }
 
 /// One idempotency record: in progress (held by a token until a lease deadline) or completed.
+///
+/// Backends that keep blobs (memory, Redis) store the encoding below; a backend with columns (PostgreSQL)
+/// may keep the fields in columns and the response alone as [`StoredResponse::encode`]'s bytes.
+///
+/// ```text
+/// offset  size  field
+///      0     1  version (1)
+///      1     1  state: 1 = in progress, 2 = completed
+///      2    32  fingerprint (SHA-256 of the payload)
+/// in progress:
+///     34    16  token
+///     50     8  lease deadline, ms since the Unix epoch (i64, big-endian)
+/// completed:
+///     34     8  retention deadline, ms since the Unix epoch (i64, big-endian)
+///     42     …  the response: status (u16 BE), header count (u8), then per header the name's length (u8),
+///               the name, the value's length (u16 BE), the value; then the body, to the end
+/// ```
+///
+/// The fixed offsets let a Lua script or SQL read the state, fingerprint, token and deadline without
+/// parsing the response. Limits, checked by [`StoredResponse::encode`]: at most
+/// [`MAX_HEADERS`](StoredResponse::MAX_HEADERS) headers, names of at most 255 bytes, values of at most
+/// [`MAX_HEADER_VALUE`](StoredResponse::MAX_HEADER_VALUE) bytes, a body of at most
+/// [`MAX_BODY`](StoredResponse::MAX_BODY) bytes. Decoding takes [`Bytes`] and slices the body and header
+/// values out of it without copying. A value that does not decode (another version, a short or garbled
+/// value) is [`StoreError::Corrupt`]; stores treat it as absent, so a corrupt record never blocks its key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Record {
@@ -197,7 +197,7 @@ impl Record {
         }
     }
 
-    /// The record's encoding (see the [module docs](self)).
+    /// The record's encoding (see [`Record`]).
     ///
     /// # Errors
     /// [`StoreError::TooLarge`] if a completed record's response passes one of the limits.
