@@ -130,11 +130,16 @@ impl StoredResponse {
                 .map_err(|_| StoreError::Corrupt("invalid header value"))?;
             headers.push((name, value));
         }
-        Ok(Self {
+        let response = Self {
             status,
             headers,
             body: reader.rest(),
-        })
+        };
+        // What could not have been encoded is not a record either.
+        response
+            .check_limits()
+            .map_err(|_| StoreError::Corrupt("a response past the record limits"))?;
+        Ok(response)
     }
 }
 

@@ -319,3 +319,27 @@ impl fmt::Debug for WebhookLayer {
         fmt::Debug::fmt(&*self.config, f)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framing_and_hop_by_hop_headers_are_not_replayable() {
+        let verifier = Verifier::new(
+            hookguard::Scheme::standard_webhooks(),
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        )
+        .unwrap();
+        let layer = WebhookLayer::new(verifier);
+        for name in NOT_REPLAYABLE {
+            let refused = layer.clone().replay_header(name.clone()).unwrap_err();
+            assert_eq!(refused, NotReplayable(name.clone()));
+            assert!(refused.to_string().contains(name.as_str()));
+        }
+        let kept = layer
+            .replay_header(HeaderName::from_static("location"))
+            .unwrap();
+        assert!(kept.config.replay_headers.contains(&http::header::LOCATION));
+    }
+}
