@@ -314,7 +314,7 @@ pub(crate) struct ReleaseGuard<S: IdempotencyStore> {
 
 /// A claim held by a [`ReleaseGuard`]: where to release it, and the clock to release it at.
 struct Held<S> {
-    store: Arc<S>,
+    store: S,
     key: IdempotencyKey,
     token: Token,
     clock: Arc<dyn Clock>,
@@ -322,7 +322,7 @@ struct Held<S> {
 
 impl<S: IdempotencyStore> ReleaseGuard<S> {
     pub(crate) fn new(
-        store: Arc<S>,
+        store: S,
         key: IdempotencyKey,
         token: Token,
         clock: Arc<dyn Clock>,

@@ -173,3 +173,55 @@ pub trait IdempotencyStore: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
+
+/// A shared store is a store: `Idempotency` and the layer hold theirs behind an `Arc`.
+impl<S: IdempotencyStore + ?Sized> IdempotencyStore for std::sync::Arc<S> {
+    fn claim(
+        &self,
+        key: &IdempotencyKey,
+        fingerprint: [u8; 32],
+        lease: Duration,
+        retention: Duration,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send {
+        (**self).claim(key, fingerprint, lease, retention, now)
+    }
+
+    fn complete(
+        &self,
+        key: &IdempotencyKey,
+        token: &Token,
+        response: StoredResponse,
+        retention: Duration,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).complete(key, token, response, retention, now)
+    }
+
+    fn extend(
+        &self,
+        key: &IdempotencyKey,
+        token: &Token,
+        lease: Duration,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).extend(key, token, lease, now)
+    }
+
+    fn release(
+        &self,
+        key: &IdempotencyKey,
+        token: &Token,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).release(key, token, now)
+    }
+
+    fn purge_expired(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        (**self).purge_expired(now, limit)
+    }
+}

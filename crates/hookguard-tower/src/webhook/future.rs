@@ -372,7 +372,7 @@ impl<S> Ctx<S> {
                 }
                 if let (Some(store), Some(key)) = (&self.config.store, &self.key) {
                     self.guard = Some(ReleaseGuard::new(
-                        Arc::new(store.clone()),
+                        store.clone(),
                         key.clone(),
                         token,
                         Arc::clone(self.config.verifier.clock()),

@@ -5,13 +5,15 @@
 //!    `Content-Length`, or once the limit is passed while reading) → **413**, without reading the rest;
 //! 2. verifies the signature: a missing header, or one present in which nothing parses → **400**; a
 //!    signature that parses but matches no key, or a stale or future timestamp → **401**;
-//! 3. with a store ([`idempotency`](WebhookLayer::idempotency)), claims the request's key (default
-//!    `"{scheme}:{event id}"`) with the SHA-256 of the body: a delivery in progress → **409** with
+//! 3. with a store ([`idempotency`](WebhookLayer::idempotency)), claims the request's key (by default
+//!    `"{scheme}:{event id}"` where the scheme signs the id, else `"{scheme}:sha256:{body hash}"`; see
+//!    [`key`](WebhookLayer::key)) with the SHA-256 of the body: a delivery in progress → **409** with
 //!    `Retry-After`; a completed one → its stored response replayed with `Idempotent-Replayed: true`, the
 //!    inner service not called; the key used for another payload → **422**; the store failing → **503**
 //!    (fail-closed, the default) or the inner service without deduplication (fail-open);
 //! 4. calls the inner service with an `http::Request<Full<Bytes>>` whose extensions hold the
-//!    [`Verified`](hookguard::Verified) signature (owned);
+//!    [`Verified`](hookguard::Verified) signature (owned), extending the claim every `lease / 3` while it
+//!    runs (up to [`max_hold`](WebhookLayer::max_hold));
 //! 5. stores a "done" response (2xx, or a 4xx other than 408, 409, 425, 429) for replay, or releases the
 //!    claim for anything else so the sender's retry runs the handler again. If the request is dropped
 //!    mid-handler (the client went away), the claim is released in the background.
@@ -54,9 +56,12 @@
 //! # Security
 //! - Verification needs the body byte for byte, so the whole body (up to the limit) is held in memory
 //!   before the signature is checked; keep the limit small.
-//! - Deduplication is by key: a scheme without an event id (Slack, and Stripe, whose id is in the JSON
-//!   body) needs [`key`](WebhookLayer::key) or [`pass_through_without_key`](WebhookLayer::pass_through_without_key),
-//!   without which such requests get 400.
+//! - Deduplication is by key. Only a signed id is trusted as one: GitHub's and Shopify's id headers are
+//!   not signed, so those schemes (and Slack and Stripe, which send none in a header) are keyed by the
+//!   body's hash by default. For Stripe, key by the `id` in the signed JSON body ([`key`](WebhookLayer::key)
+//!   shows how).
+//! - Time: the layer and its store read the verifier's clock ([`Verifier::with_clock`](hookguard::Verifier::with_clock)).
+//!   Networked stores compare lease deadlines on the server's clock, so skewed replicas agree.
 //! - Fail-open trades deduplication for availability: while the store is down a delivery may run twice.
 
 mod body;
