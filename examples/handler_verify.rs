@@ -6,7 +6,7 @@
 //! echo '{"type":"invoice.paid","amount":42}' > body.json
 //! cargo run -q --example hookguard -- sign --scheme standard-webhooks \
 //!     --secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw --body-file body.json > headers.txt
-//! curl -i -H @headers.txt --data-binary @body.json http://127.0.0.1:3002/webhooks
+//! curl -i -H @headers.txt --data-binary @body.json http://127.0.0.1:3000/webhooks
 //! ```
 
 use std::sync::Arc;
@@ -55,14 +55,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().with_env_filter("info").init();
     let secret = std::env::var("WEBHOOK_SECRET")
         .unwrap_or_else(|_| "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into());
+    let verifier = Verifier::new(Scheme::standard_webhooks(), &secret)?;
+    // One clock for signatures and leases: the verifier's.
+    let idempotency = Idempotency::new(MemoryStore::new()).with_clock(verifier.clock().clone());
     let app = Arc::new(App {
-        verifier: Verifier::new(Scheme::standard_webhooks(), &secret)?,
-        idempotency: Idempotency::new(MemoryStore::new()),
+        verifier,
+        idempotency,
     });
     let router = Router::new()
         .route("/webhooks", post(webhook))
         .with_state(app);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3002").await?;
+    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!("listening on http://{}/webhooks", listener.local_addr()?);
     axum::serve(listener, router).await?;
     Ok(())

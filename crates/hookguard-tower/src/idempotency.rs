@@ -321,12 +321,7 @@ struct Held<S> {
 }
 
 impl<S: IdempotencyStore> ReleaseGuard<S> {
-    pub(crate) fn new(
-        store: S,
-        key: IdempotencyKey,
-        token: Token,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub(crate) fn new(store: S, key: IdempotencyKey, token: Token, clock: Arc<dyn Clock>) -> Self {
         Self {
             held: Some(Held {
                 store,

@@ -10,7 +10,7 @@ use hookguard::Timestamp;
 
 use super::{Claim, IdempotencyKey, IdempotencyStore, StoreError, StoredResponse, Token};
 
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The object-safe mirror of [`IdempotencyStore`].
 trait DynStore: Send + Sync + 'static {
@@ -52,6 +52,32 @@ trait DynStore: Send + Sync + 'static {
         now: Timestamp,
         limit: usize,
     ) -> BoxFuture<'_, Result<usize, StoreError>>;
+
+    // Owning variants for the layer's state machine: one box per call instead of a box around a box.
+    fn claim_owned(
+        self: Arc<Self>,
+        key: IdempotencyKey,
+        fingerprint: [u8; 32],
+        lease: Duration,
+        retention: Duration,
+        now: Timestamp,
+    ) -> BoxFuture<'static, Result<Claim, StoreError>>;
+
+    fn complete_owned(
+        self: Arc<Self>,
+        key: IdempotencyKey,
+        token: Token,
+        response: StoredResponse,
+        retention: Duration,
+        now: Timestamp,
+    ) -> BoxFuture<'static, Result<(), StoreError>>;
+
+    fn release_owned(
+        self: Arc<Self>,
+        key: IdempotencyKey,
+        token: Token,
+        now: Timestamp,
+    ) -> BoxFuture<'static, Result<(), StoreError>>;
 
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
 }
@@ -115,6 +141,41 @@ impl<S: IdempotencyStore + fmt::Debug> DynStore for S {
         Box::pin(IdempotencyStore::purge_expired(self, now, limit))
     }
 
+    fn claim_owned(
+        self: Arc<Self>,
+        key: IdempotencyKey,
+        fingerprint: [u8; 32],
+        lease: Duration,
+        retention: Duration,
+        now: Timestamp,
+    ) -> BoxFuture<'static, Result<Claim, StoreError>> {
+        Box::pin(async move {
+            IdempotencyStore::claim(&*self, &key, fingerprint, lease, retention, now).await
+        })
+    }
+
+    fn complete_owned(
+        self: Arc<Self>,
+        key: IdempotencyKey,
+        token: Token,
+        response: StoredResponse,
+        retention: Duration,
+        now: Timestamp,
+    ) -> BoxFuture<'static, Result<(), StoreError>> {
+        Box::pin(async move {
+            IdempotencyStore::complete(&*self, &key, &token, response, retention, now).await
+        })
+    }
+
+    fn release_owned(
+        self: Arc<Self>,
+        key: IdempotencyKey,
+        token: Token,
+        now: Timestamp,
+    ) -> BoxFuture<'static, Result<(), StoreError>> {
+        Box::pin(async move { IdempotencyStore::release(&*self, &key, &token, now).await })
+    }
+
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self, f)
     }
@@ -139,6 +200,39 @@ impl BoxedStore {
             return boxed.clone();
         }
         Self(Arc::new(store))
+    }
+}
+
+impl BoxedStore {
+    pub(crate) fn claim_owned(
+        &self,
+        key: IdempotencyKey,
+        fingerprint: [u8; 32],
+        lease: Duration,
+        retention: Duration,
+        now: Timestamp,
+    ) -> BoxFuture<'static, Result<Claim, StoreError>> {
+        Arc::clone(&self.0).claim_owned(key, fingerprint, lease, retention, now)
+    }
+
+    pub(crate) fn complete_owned(
+        &self,
+        key: IdempotencyKey,
+        token: Token,
+        response: StoredResponse,
+        retention: Duration,
+        now: Timestamp,
+    ) -> BoxFuture<'static, Result<(), StoreError>> {
+        Arc::clone(&self.0).complete_owned(key, token, response, retention, now)
+    }
+
+    pub(crate) fn release_owned(
+        &self,
+        key: IdempotencyKey,
+        token: Token,
+        now: Timestamp,
+    ) -> BoxFuture<'static, Result<(), StoreError>> {
+        Arc::clone(&self.0).release_owned(key, token, now)
     }
 }
 

@@ -57,7 +57,7 @@ pin_project! {
         // Waiting for the inner service; once it has to wait, a heartbeat extends the claim.
         Inner { #[pin] future: F, heartbeat: Option<BoxFuture<()>> },
         // Reading the handler's response body for replay.
-        Collect { parts: Option<http::response::Parts>, body: Option<Pin<Box<ResBody>>>, buf: BytesMut },
+        Collect { parts: Option<http::response::Parts>, body: Option<Pin<Box<ResBody>>>, buf: Collected },
         // Waiting for the store to complete or release the claim.
         Record {
             record: BoxFuture<Result<(), StoreError>>,
@@ -107,6 +107,37 @@ impl Drop for PendingClaim {
                 metrics::released(&result);
             }
         });
+    }
+}
+
+/// The response body read so far. A body that comes in one chunk (the usual case) is kept as it came;
+/// only a second chunk makes the parts be copied into one buffer.
+#[derive(Default)]
+struct Collected {
+    first: Option<Bytes>,
+    more: BytesMut,
+}
+
+impl Collected {
+    fn push(&mut self, data: Bytes) {
+        if self.first.is_none() && self.more.is_empty() {
+            self.first = Some(data);
+            return;
+        }
+        if let Some(first) = self.first.take() {
+            self.more.extend_from_slice(&first);
+        }
+        self.more.extend_from_slice(&data);
+    }
+
+    fn len(&self) -> usize {
+        self.first.as_ref().map_or(0, Bytes::len) + self.more.len()
+    }
+
+    fn take(&mut self) -> Bytes {
+        self.first
+            .take()
+            .unwrap_or_else(|| self.more.split().freeze())
     }
 }
 
@@ -223,10 +254,10 @@ where
                     match ready!(stream.as_mut().poll_frame(cx)) {
                         Some(Ok(frame)) => {
                             if let Ok(data) = frame.into_data() {
-                                buf.extend_from_slice(&data);
+                                buf.push(data);
                                 if buf.len() > ctx.config.replay_limit {
                                     let (parts, body) = (parts.take(), body.take());
-                                    ctx.collected(parts, buf.split().freeze(), body)
+                                    ctx.collected(parts, buf.take(), body)
                                 } else {
                                     continue;
                                 }
@@ -241,7 +272,7 @@ where
                         }
                         None => {
                             let parts = parts.take();
-                            ctx.collected(parts, buf.split().freeze(), None)
+                            ctx.collected(parts, buf.take(), None)
                         }
                     }
                 }
@@ -342,12 +373,7 @@ impl<S> Ctx<S> {
         self.body = body;
         self.verified = Some(verified);
         self.key = Some(key.clone());
-        let claiming = key.clone();
-        let future = Box::pin(async move {
-            store
-                .claim(&claiming, fingerprint, lease, retention, now)
-                .await
-        });
+        let future = store.claim_owned(key.clone(), fingerprint, lease, retention, now);
         State::Claim {
             claim: PendingClaim {
                 future: Some(future),
@@ -457,7 +483,7 @@ impl<S> Ctx<S> {
             State::Collect {
                 parts: Some(parts),
                 body: Some(Box::pin(body)),
-                buf: BytesMut::new(),
+                buf: Collected::default(),
             }
         } else {
             tracing::debug!(
@@ -528,7 +554,7 @@ impl<S> Ctx<S> {
         response: Response<ResponseBody<ResBody>>,
     ) -> State<F, ReqBody, ResBody> {
         let (Some(store), Some(key), Some(token)) = (
-            self.config.store.clone(),
+            self.config.store.as_ref(),
             self.key.clone(),
             self.guard.as_ref().and_then(ReleaseGuard::token),
         ) else {
@@ -536,11 +562,9 @@ impl<S> Ctx<S> {
         };
         let retention = self.config.retention;
         let now = self.config.verifier.clock().now();
-        let record: BoxFuture<Result<(), StoreError>> = match stored {
-            Some(stored) if completing => {
-                Box::pin(async move { store.complete(&key, &token, stored, retention, now).await })
-            }
-            _ => Box::pin(async move { store.release(&key, &token, now).await }),
+        let record = match stored {
+            Some(stored) if completing => store.complete_owned(key, token, stored, retention, now),
+            _ => store.release_owned(key, token, now),
         };
         State::Record {
             record,

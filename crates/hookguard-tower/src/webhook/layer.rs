@@ -76,11 +76,15 @@ pub(crate) fn default_key(verified: &Verified<'_>, fingerprint: &[u8; 32]) -> Id
         Some(id) if verified.id_is_signed() => {
             IdempotencyKey::new(format!("{}:{id}", verified.scheme()))
         }
-        _ => IdempotencyKey::new(format!(
-            "{}:sha256:{}",
-            verified.scheme(),
-            hex::encode(fingerprint)
-        )),
+        _ => {
+            let mut buf = [0; 64];
+            // 64 hex digits for 32 bytes: the buffer fits exactly.
+            let hex = hex::encode_to_slice(fingerprint, &mut buf)
+                .ok()
+                .and_then(|()| std::str::from_utf8(&buf).ok())
+                .unwrap_or_default();
+            IdempotencyKey::new(format!("{}:sha256:{hex}", verified.scheme()))
+        }
     }
 }
 
