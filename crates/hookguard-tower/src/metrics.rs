@@ -16,8 +16,31 @@ pub(crate) fn verify_seconds(seconds: f64) {
     metrics::histogram!(VERIFY_SECONDS).record(seconds);
 }
 
+/// One `hookguard_idempotency_total` increment. Each result is spelled out so that its key is a static
+/// (no allocation or hashing per request); an unknown result still counts, through the dynamic form.
 fn idempotency(result: &'static str) {
-    metrics::counter!(IDEMPOTENCY_TOTAL, "result" => result).increment(1);
+    macro_rules! by_result {
+        ($($known:literal),*) => {
+            match result {
+                $($known => metrics::counter!("hookguard_idempotency_total", "result" => $known),)*
+                other => metrics::counter!(IDEMPOTENCY_TOTAL, "result" => other),
+            }
+        };
+    }
+    by_result!(
+        "acquired",
+        "taken-over",
+        "in-progress",
+        "replayed",
+        "mismatch",
+        "completed",
+        "released",
+        "extended",
+        "lease-lost",
+        "corrupt",
+        "error"
+    )
+    .increment(1);
 }
 
 /// A claim's result: `acquired`, `taken-over` (a lapsed lease), `in-progress`, `replayed`, `mismatch` or

@@ -1,6 +1,6 @@
 //! [`MemoryStore`]: idempotency records in this process's memory, bounded in bytes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -91,28 +91,47 @@ pub struct MemoryStats {
 #[derive(Default)]
 struct Shard {
     records: HashMap<IdempotencyKey, Entry>,
-    /// In-progress records, by the time they may be collected (lease deadline + retention).
+    /// In-progress records, by the time they may be collected (lease deadline + retention). Only the
+    /// handlers running now are in it, so it stays small.
     held: BTreeMap<Slot, IdempotencyKey>,
-    /// Completed records, by the end of their retention: expiry and eviction both pop the front.
-    completed: BTreeMap<Slot, IdempotencyKey>,
+    /// Completed records in the order they completed, one queue per retention: within one the deadlines
+    /// only grow, so the front is the soonest to expire, for expiry and eviction alike. A removed record's
+    /// place is left behind and skipped when it reaches the front (its sequence number no longer matches).
+    completed: Vec<(Duration, VecDeque<(Slot, IdempotencyKey)>)>,
     bytes: usize,
     seq: u64,
 }
 
-/// A position in one of the deadline indexes: the deadline, then a sequence number that keeps it unique.
+/// A position in a deadline index: the deadline, then a sequence number that makes it unique.
 type Slot = (i64, u64);
 
-struct Entry {
-    value: Bytes,
-    slot: Slot,
-    completed: bool,
-    /// The retention asked for at claim, kept so that an extension moves the collection time too.
-    retention: Duration,
+/// A record as this store keeps it: in progress as plain fields, completed as its [`Record`] encoding,
+/// which is decoded only to be replayed or checked.
+enum Entry {
+    Held {
+        fingerprint: [u8; 32],
+        token: Token,
+        lease_until: Timestamp,
+        /// The retention asked for at claim, so that an extension moves the collection time too.
+        retention: Duration,
+        slot: Slot,
+    },
+    Done {
+        value: Bytes,
+        slot: Slot,
+    },
 }
+
+/// What an in-progress entry counts against the bound besides its key: the fields of an encoded record.
+const HELD_SIZE: usize = 58;
 
 impl Entry {
     fn size(&self, key: &IdempotencyKey) -> usize {
-        key.as_str().len() + self.value.len() + ENTRY_OVERHEAD
+        let value = match self {
+            Self::Held { .. } => HELD_SIZE,
+            Self::Done { value, .. } => value.len(),
+        };
+        key.as_str().len() + value + ENTRY_OVERHEAD
     }
 }
 
@@ -156,15 +175,8 @@ impl MemoryStore {
     #[cfg(feature = "conformance")]
     #[doc(hidden)]
     pub fn insert_raw(&self, key: &IdempotencyKey, value: Bytes, now: Timestamp) {
-        let mut shard = self.shard(key);
-        let slot = shard.slot(now + Duration::from_secs(3600));
-        let entry = Entry {
-            value,
-            slot,
-            completed: true,
-            retention: Duration::ZERO,
-        };
-        shard.insert(key.clone(), entry);
+        self.shard(key)
+            .insert_done(key, value, now + Duration::from_secs(3600), Duration::ZERO);
     }
 
     fn shard(&self, key: &IdempotencyKey) -> MutexGuard<'_, Shard> {
@@ -174,9 +186,23 @@ impl MemoryStore {
         lock(&self.inner.shards[i])
     }
 
-    /// The record under `key`, decoded; a value that does not decode is dropped and counted.
+    /// The record under `key`; a completed value that does not decode is dropped and counted.
     fn read(&self, shard: &mut Shard, key: &IdempotencyKey) -> Option<Record> {
-        let value = shard.records.get(key)?.value.clone();
+        let value = match shard.records.get(key)? {
+            Entry::Held {
+                fingerprint,
+                token,
+                lease_until,
+                ..
+            } => {
+                return Some(Record::InProgress {
+                    fingerprint: *fingerprint,
+                    token: *token,
+                    lease_until: *lease_until,
+                });
+            }
+            Entry::Done { value, .. } => value.clone(),
+        };
         match Record::decode(value) {
             Ok(record) => Some(record),
             Err(error) => {
@@ -210,24 +236,25 @@ impl MemoryStore {
             None => false,
         };
         let token = Token::random();
-        shard.hold(key, fingerprint, token, deadline(now, lease), retention)?;
+        shard.hold(key, fingerprint, token, deadline(now, lease), retention);
         self.keep_within_bound(&mut shard);
         Ok(Claim::Acquired { token, took_over })
     }
 
-    /// The fingerprint of the in-progress record under `key` iff `token` holds it (lapsed or not).
+    /// The fingerprint and retention of the in-progress record under `key` iff `token` holds it (lapsed
+    /// or not).
     fn held(
-        &self,
-        shard: &mut Shard,
+        shard: &Shard,
         key: &IdempotencyKey,
         token: &Token,
-    ) -> Result<[u8; 32], StoreError> {
-        match self.read(shard, key) {
-            Some(Record::InProgress {
+    ) -> Result<([u8; 32], Duration), StoreError> {
+        match shard.records.get(key) {
+            Some(Entry::Held {
                 fingerprint,
                 token: held,
+                retention,
                 ..
-            }) if held == *token => Ok(fingerprint),
+            }) if held == token => Ok((*fingerprint, *retention)),
             _ => Err(StoreError::LeaseLost),
         }
     }
@@ -242,7 +269,7 @@ impl MemoryStore {
     ) -> Result<(), StoreError> {
         let mut shard = self.shard(key);
         shard.expire(now, EXPIRE_PER_CALL);
-        let fingerprint = self.held(&mut shard, key, token)?;
+        let (fingerprint, _) = Self::held(&shard, key, token)?;
         let expires_at = deadline(now, retention);
         let value = Record::Completed {
             fingerprint,
@@ -250,16 +277,7 @@ impl MemoryStore {
             response,
         }
         .encode()?;
-        let slot = shard.slot(expires_at);
-        shard.insert(
-            key.clone(),
-            Entry {
-                value,
-                slot,
-                completed: true,
-                retention,
-            },
-        );
+        shard.insert_done(key, value, expires_at, retention);
         self.keep_within_bound(&mut shard);
         Ok(())
     }
@@ -272,17 +290,14 @@ impl MemoryStore {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut shard = self.shard(key);
-        let fingerprint = self.held(&mut shard, key, token)?;
-        let retention = shard
-            .records
-            .get(key)
-            .map_or(Duration::ZERO, |e| e.retention);
-        shard.hold(key, fingerprint, *token, deadline(now, lease), retention)
+        let (fingerprint, retention) = Self::held(&shard, key, token)?;
+        shard.hold(key, fingerprint, *token, deadline(now, lease), retention);
+        Ok(())
     }
 
     fn release_now(&self, key: &IdempotencyKey, token: &Token) {
         let mut shard = self.shard(key);
-        if self.held(&mut shard, key, token).is_ok() {
+        if Self::held(&shard, key, token).is_ok() {
             shard.remove(key);
         }
     }
@@ -290,12 +305,9 @@ impl MemoryStore {
     /// Evicts the completed records expiring soonest while the shard is over its share of the bound.
     fn keep_within_bound(&self, shard: &mut Shard) {
         while shard.bytes > self.inner.per_shard {
-            let Some((_, key)) = shard.completed.pop_first() else {
+            if !shard.pop_completed(i64::MAX) {
                 self.inner.over_bound.fetch_add(1, Ordering::Relaxed);
                 return;
-            };
-            if let Some(entry) = shard.records.remove(&key) {
-                shard.bytes -= entry.size(&key);
             }
             self.inner.evictions.fetch_add(1, Ordering::Relaxed);
             metrics::evicted();
@@ -317,48 +329,93 @@ impl Shard {
         token: Token,
         lease_until: Timestamp,
         retention: Duration,
-    ) -> Result<(), StoreError> {
-        let value = Record::InProgress {
-            fingerprint,
-            token,
-            lease_until,
-        }
-        .encode()?;
+    ) {
         // Never collected before its holder could still complete it.
         let slot = self.slot(lease_until + retention);
-        self.insert(
-            key.clone(),
-            Entry {
-                value,
-                slot,
-                completed: false,
+        self.put(
+            key,
+            Entry::Held {
+                fingerprint,
+                token,
+                lease_until,
                 retention,
+                slot,
             },
         );
-        Ok(())
+        self.held.insert(slot, key.clone());
     }
 
-    fn insert(&mut self, key: IdempotencyKey, entry: Entry) {
-        self.remove(&key);
-        self.bytes += entry.size(&key);
-        let index = if entry.completed {
-            &mut self.completed
-        } else {
-            &mut self.held
+    /// Writes `key` as completed, with its encoded record, queued to expire at `expires_at`.
+    fn insert_done(
+        &mut self,
+        key: &IdempotencyKey,
+        value: Bytes,
+        expires_at: Timestamp,
+        retention: Duration,
+    ) {
+        let slot = self.slot(expires_at);
+        self.put(key, Entry::Done { value, slot });
+        let queue = match self.completed.iter().position(|(r, _)| *r == retention) {
+            Some(i) => &mut self.completed[i].1,
+            None => {
+                self.completed.push((retention, VecDeque::new()));
+                &mut self.completed.last_mut().expect("just pushed").1
+            }
         };
-        index.insert(entry.slot, key.clone());
-        self.records.insert(key, entry);
+        queue.push_back((slot, key.clone()));
+    }
+
+    /// Puts `entry` under `key` in place of what was there, keeping the byte count and the held index.
+    fn put(&mut self, key: &IdempotencyKey, entry: Entry) {
+        self.bytes += entry.size(key);
+        // One probe of the table whether the key is new or not.
+        if let Some(old) = self.records.insert(key.clone(), entry) {
+            self.forget(key, &old);
+        }
     }
 
     fn remove(&mut self, key: &IdempotencyKey) {
-        if let Some(entry) = self.records.remove(key) {
-            self.bytes -= entry.size(key);
-            let index = if entry.completed {
-                &mut self.completed
-            } else {
-                &mut self.held
+        if let Some(old) = self.records.remove(key) {
+            self.forget(key, &old);
+        }
+    }
+
+    /// Takes a replaced or removed entry out of the byte count and the held index; a completed entry's
+    /// queue place is skipped once it reaches the front.
+    fn forget(&mut self, key: &IdempotencyKey, old: &Entry) {
+        self.bytes -= old.size(key);
+        if let Entry::Held { slot, .. } = old {
+            self.held.remove(slot);
+        }
+    }
+
+    /// Removes the completed record that expires soonest if it expires by `by`; whether one was removed.
+    /// Places left behind by records that are gone are dropped on the way.
+    fn pop_completed(&mut self, by: i64) -> bool {
+        loop {
+            let Some(queue) = self
+                .completed
+                .iter_mut()
+                .filter(|(_, q)| !q.is_empty())
+                .min_by_key(|(_, q)| q.front().map(|(slot, _)| *slot))
+                .map(|(_, q)| q)
+            else {
+                return false;
             };
-            index.remove(&entry.slot);
+            let Some(((at, _), _)) = queue.front() else {
+                return false;
+            };
+            if *at > by {
+                return false;
+            }
+            let Some((slot, key)) = queue.pop_front() else {
+                return false;
+            };
+            if matches!(self.records.get(&key), Some(Entry::Done { slot: live, .. }) if *live == slot)
+            {
+                self.remove(&key);
+                return true;
+            }
         }
     }
 
@@ -366,14 +423,16 @@ impl Shard {
     fn expire(&mut self, now: Timestamp, limit: usize) -> usize {
         let now = now.as_unix_millis();
         let mut removed = 0;
+        while removed < limit && self.pop_completed(now) {
+            removed += 1;
+        }
         while removed < limit {
-            let due = |index: &BTreeMap<Slot, IdempotencyKey>| {
-                index
-                    .first_key_value()
-                    .filter(|((at, _), _)| *at <= now)
-                    .map(|(_, key)| key.clone())
-            };
-            let Some(key) = due(&self.completed).or_else(|| due(&self.held)) else {
+            let Some(key) = self
+                .held
+                .first_key_value()
+                .filter(|((at, _), _)| *at <= now)
+                .map(|(_, key)| key.clone())
+            else {
                 break;
             };
             self.remove(&key);
