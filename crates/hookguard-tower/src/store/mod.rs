@@ -24,6 +24,8 @@ mod boxed;
 mod key;
 mod memory;
 mod record;
+#[cfg(feature = "redis")]
+mod redis;
 
 use std::error::Error as StdError;
 use std::future::Future;
@@ -35,6 +37,21 @@ pub use self::boxed::BoxedStore;
 pub use self::key::{IdempotencyKey, Token};
 pub use self::memory::{MemoryStats, MemoryStore};
 pub use self::record::{RECORD_VERSION, Record, StoredResponse};
+#[cfg(feature = "redis")]
+pub use self::redis::RedisStore;
+
+/// Whose clock a networked store compares deadlines on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeSource {
+    /// The backend server's clock (Redis `TIME`, PostgreSQL `clock_timestamp()`): replicas whose clocks
+    /// are skewed still agree on who holds a lease. The `now` passed to each call is ignored.
+    #[default]
+    Server,
+    /// The `now` passed to each call: for tests that drive a test clock, or replicas whose clocks are
+    /// known to agree to well within a lease.
+    Caller,
+}
 
 /// What a [`claim`](IdempotencyStore::claim) found.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,146 @@
+//! `RedisStore` against a real Redis (`REDIS_URL`): the conformance suite on two independently connected
+//! handles, corrupt values, the wall-clock case on the server's clock, and two receiver replicas sharing
+//! one Redis over real HTTP. Skipped with a printed line when `REDIS_URL` is unset, failed instead when
+//! `HOOKGUARD_REQUIRE_BACKENDS=1`.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{Calls, app, serve, signed};
+use hookguard::Timestamp;
+use hookguard_tower::WebhookLayer;
+use hookguard_tower::conformance;
+use hookguard_tower::store::{IdempotencyStore, RedisStore, TimeSource, Token};
+
+/// The Redis to test against, or `None` (after saying so) when there is none to use.
+fn redis_url() -> Option<String> {
+    match std::env::var("REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("HOOKGUARD_REQUIRE_BACKENDS").as_deref() == Ok("1") => {
+            panic!("HOOKGUARD_REQUIRE_BACKENDS=1 but REDIS_URL is unset")
+        }
+        _ => {
+            eprintln!("redis_store: skipped, REDIS_URL is unset");
+            None
+        }
+    }
+}
+
+/// A prefix no other test or run uses.
+fn prefix() -> String {
+    let hex: String = Token::random()
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("hookguard-test:{hex}:")
+}
+
+async fn store(url: &str, prefix: &str, time: TimeSource) -> RedisStore {
+    RedisStore::connect(url)
+        .await
+        .expect("connect to Redis")
+        .prefix(prefix)
+        .time_source(time)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_store_conforms() {
+    let Some(url) = redis_url() else { return };
+    let prefix = prefix();
+    let (one, two) = (
+        store(&url, &prefix, TimeSource::Caller).await,
+        store(&url, &prefix, TimeSource::Caller).await,
+    );
+    let clock = conformance::clock();
+    conformance::run(one, two, &clock, 1_000).await;
+}
+
+#[tokio::test]
+async fn redis_store_reads_corrupt_values_as_absent() {
+    let Some(url) = redis_url() else { return };
+    let prefix = prefix();
+    let store = store(&url, &prefix, TimeSource::Caller).await;
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let raw = client.get_multiplexed_async_connection().await.unwrap();
+    let clock = conformance::clock();
+    conformance::corrupt_records_read_as_absent(&store, &clock, |key, value| {
+        let (mut raw, full) = (raw.clone(), format!("{prefix}{key}"));
+        async move {
+            let _: () = redis::cmd("SET")
+                .arg(full)
+                .arg(&value[..])
+                .query_async(&mut raw)
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn redis_store_keeps_deadlines_on_the_servers_clock() {
+    let Some(url) = redis_url() else { return };
+    let store = store(&url, &prefix(), TimeSource::Server).await;
+    conformance::real_time(&store).await;
+    // On the server's clock, the `now` a caller passes does not matter: a claim "from the far future"
+    // still finds the lease held.
+    let key = conformance::unique_key("server-clock");
+    let lease = std::time::Duration::from_secs(30);
+    let far = Timestamp::now() + std::time::Duration::from_secs(3600);
+    let first = store
+        .claim(&key, [1; 32], lease, lease, Timestamp::now())
+        .await;
+    assert!(matches!(
+        first,
+        Ok(hookguard_tower::store::Claim::Acquired { .. })
+    ));
+    let again = store.claim(&key, [1; 32], lease, lease, far).await;
+    assert!(
+        matches!(again, Ok(hookguard_tower::store::Claim::InProgress { .. })),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn two_replicas_on_one_redis_run_the_handler_once() {
+    let Some(url) = redis_url() else { return };
+    let prefix = prefix();
+    let calls = Calls::default();
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        // Each replica connects on its own, as two processes behind a load balancer would.
+        let layer = WebhookLayer::new(common::verifier())
+            .idempotency(store(&url, &prefix, TimeSource::Server).await);
+        replicas.push(serve(app(layer, &calls)).await);
+    }
+    let body: Arc<[u8]> = Arc::from(&br#"{"type":"invoice.paid"}"#[..]);
+    let headers = signed("msg_replicas", &body);
+    // The same delivery to both replicas at once, ten times over.
+    let mut deliveries = Vec::new();
+    for i in 0..20 {
+        let (addr, headers, body) = (replicas[i % 2], headers.clone(), Arc::clone(&body));
+        deliveries.push(tokio::spawn(async move {
+            common::post_with(addr, "/slow", headers, body.to_vec())
+                .await
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for delivery in deliveries {
+        statuses.push(delivery.await.unwrap());
+    }
+    assert_eq!(calls.get(), 1, "statuses {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 409),
+        "{statuses:?}"
+    );
+    // Once done, either replica replays it.
+    for addr in &replicas {
+        let res = common::post_with(*addr, "/slow", headers.clone(), body.to_vec()).await;
+        assert_eq!(res.headers()["idempotent-replayed"], "true");
+    }
+    assert_eq!(calls.get(), 1);
+}
