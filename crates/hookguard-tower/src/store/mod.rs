@@ -90,7 +90,7 @@ impl Claim {
 
 /// `now + d`, rounded up to the next millisecond: a lease is never shorter than asked.
 pub(crate) fn deadline(now: Timestamp, d: Duration) -> Timestamp {
-    let ms = d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 > 0);
+    let ms = d.as_millis() + u128::from(!d.subsec_nanos().is_multiple_of(1_000_000));
     now + Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
 }
 
