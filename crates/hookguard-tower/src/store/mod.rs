@@ -23,6 +23,8 @@
 mod boxed;
 mod key;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod record;
 #[cfg(feature = "redis")]
 mod redis;
@@ -36,6 +38,8 @@ use hookguard::Timestamp;
 pub use self::boxed::BoxedStore;
 pub use self::key::{IdempotencyKey, Token};
 pub use self::memory::{MemoryStats, MemoryStore};
+#[cfg(feature = "postgres")]
+pub use self::postgres::PostgresStore;
 pub use self::record::{RECORD_VERSION, Record, StoredResponse};
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStore;

@@ -1,0 +1,174 @@
+//! `PostgresStore` against a real PostgreSQL (`DATABASE_URL`): migrations run concurrently, the
+//! conformance suite on two independently connected handles, corrupt responses, the wall-clock case on the
+//! server's clock, and two receiver replicas sharing one database over real HTTP. Each test has its own
+//! schema, dropped at the end. Skipped with a printed line when `DATABASE_URL` is unset, failed instead
+//! when `HOOKGUARD_REQUIRE_BACKENDS=1`.
+
+mod common;
+
+use common::{Calls, app, post_with, serve, signed};
+use hookguard::Timestamp;
+use hookguard_tower::WebhookLayer;
+use hookguard_tower::conformance;
+use hookguard_tower::store::{Claim, IdempotencyStore, PostgresStore, TimeSource, Token};
+
+/// The database to test against, or `None` (after saying so) when there is none to use.
+fn database_url() -> Option<String> {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("HOOKGUARD_REQUIRE_BACKENDS").as_deref() == Ok("1") => {
+            panic!("HOOKGUARD_REQUIRE_BACKENDS=1 but DATABASE_URL is unset")
+        }
+        _ => {
+            eprintln!("postgres_store: skipped, DATABASE_URL is unset");
+            None
+        }
+    }
+}
+
+/// A schema no other test or run uses.
+fn schema() -> String {
+    let hex: String = Token::random().as_bytes()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("hookguard_test_{hex}")
+}
+
+async fn store(url: &str, schema: &str, time: TimeSource) -> PostgresStore {
+    PostgresStore::connect(url)
+        .await
+        .expect("connect to PostgreSQL")
+        .schema(schema)
+        .expect("a plain schema name")
+        .time_source(time)
+}
+
+async fn drop_schema(store: &PostgresStore, schema: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(store.pool())
+        .await
+        .expect("drop the test schema");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_conforms() {
+    let Some(url) = database_url() else { return };
+    let schema = schema();
+    let (one, two) = (
+        store(&url, &schema, TimeSource::Caller).await,
+        store(&url, &schema, TimeSource::Caller).await,
+    );
+    // Two replicas starting at once migrate once between them.
+    let (a, b) = tokio::join!(one.migrate(), two.migrate());
+    a.and(b).expect("migrate");
+    one.migrate()
+        .await
+        .expect("migrating again changes nothing");
+    let clock = conformance::clock();
+    conformance::run(one.clone(), two, &clock, 1_000).await;
+    drop_schema(&one, &schema).await;
+}
+
+#[tokio::test]
+async fn postgres_store_reads_corrupt_responses_as_absent() {
+    let Some(url) = database_url() else { return };
+    let schema = schema();
+    let store = store(&url, &schema, TimeSource::Caller).await;
+    store.migrate().await.unwrap();
+    let clock = conformance::clock();
+    let far = (clock_now(&clock) + 3_600_000).to_string();
+    conformance::corrupt_records_read_as_absent(&store, &clock, |key, value| {
+        let (pool, schema, far) = (store.pool().clone(), schema.clone(), far.clone());
+        async move {
+            // A completed row for the suite's fingerprint whose response is the garbage.
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {schema}.records (key, fingerprint, state, lease_until, expires_at, response) \
+                 VALUES ($1, $2, 2, 0, {far}, $3)"
+            )))
+            .bind(key.as_str())
+            .bind(&[0xa_u8; 32][..])
+            .bind(&value[..])
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    })
+    .await;
+    drop_schema(&store, &schema).await;
+}
+
+fn clock_now(clock: &hookguard::TestClock) -> i64 {
+    hookguard::Clock::now(clock).as_unix_millis()
+}
+
+#[tokio::test]
+async fn postgres_store_keeps_deadlines_on_the_servers_clock() {
+    let Some(url) = database_url() else { return };
+    let schema = schema();
+    let store = store(&url, &schema, TimeSource::Server).await;
+    store.migrate().await.unwrap();
+    conformance::real_time(&store).await;
+    let key = conformance::unique_key("server-clock");
+    let lease = std::time::Duration::from_secs(30);
+    let far = Timestamp::now() + std::time::Duration::from_secs(3600);
+    let first = store
+        .claim(&key, [1; 32], lease, lease, Timestamp::now())
+        .await;
+    assert!(matches!(first, Ok(Claim::Acquired { .. })), "{first:?}");
+    let again = store.claim(&key, [1; 32], lease, lease, far).await;
+    assert!(matches!(again, Ok(Claim::InProgress { .. })), "{again:?}");
+    drop_schema(&store, &schema).await;
+}
+
+#[tokio::test]
+async fn two_replicas_on_one_database_run_the_handler_once() {
+    let Some(url) = database_url() else { return };
+    let schema = schema();
+    let calls = Calls::default();
+    let mut replicas = Vec::new();
+    let mut stores = Vec::new();
+    for _ in 0..2 {
+        let store = store(&url, &schema, TimeSource::Server).await;
+        store.migrate().await.unwrap();
+        stores.push(store.clone());
+        let layer = WebhookLayer::new(common::verifier()).idempotency(store);
+        replicas.push(serve(app(layer, &calls)).await);
+    }
+    let body = br#"{"type":"invoice.paid"}"#.to_vec();
+    let headers = signed("msg_pg_replicas", &body);
+    let mut deliveries = Vec::new();
+    for i in 0..20 {
+        let (addr, headers, body) = (replicas[i % 2], headers.clone(), body.clone());
+        deliveries.push(tokio::spawn(async move {
+            post_with(addr, "/slow", headers, body)
+                .await
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for delivery in deliveries {
+        statuses.push(delivery.await.unwrap());
+    }
+    assert_eq!(calls.get(), 1, "statuses {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 409),
+        "{statuses:?}"
+    );
+    for addr in &replicas {
+        let res = post_with(*addr, "/slow", headers.clone(), body.clone()).await;
+        assert_eq!(res.headers()["idempotent-replayed"], "true");
+    }
+    assert_eq!(calls.get(), 1);
+    drop_schema(&stores[0], &schema).await;
+}
+
+#[tokio::test]
+async fn schema_names_that_are_not_plain_identifiers_are_refused() {
+    let Some(url) = database_url() else { return };
+    let store = PostgresStore::connect(&url).await.unwrap();
+    for bad in ["", "Upper", "1st", "a;drop", "a.b", &"x".repeat(64)] {
+        assert!(store.clone().schema(bad).is_err(), "{bad:?} accepted");
+    }
+}
