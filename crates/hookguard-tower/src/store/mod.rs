@@ -110,21 +110,32 @@ pub enum StoreError {
     #[error("the idempotency record is no longer held by this token")]
     LeaseLost,
     /// The backend could not be reached, failed, or did not answer within the call's timeout.
-    #[error("the idempotency store is unavailable")]
-    Unavailable(#[source] BoxError),
+    #[error("the {backend} idempotency store is unavailable: {source}")]
+    Unavailable {
+        /// Which backend: `redis`, `postgresql`, or a custom store's name.
+        backend: &'static str,
+        /// What failed (never a connection URL or its password).
+        source: BoxError,
+    },
     /// A record read back from the backend could not be decoded. Stores treat such a record as absent
     /// (and count it) rather than failing the call: this error comes from [`Record::decode`].
     #[error("corrupt idempotency record: {0}")]
     Corrupt(&'static str),
+    /// The store was configured with something it cannot use (a schema name, a URL).
+    #[error("invalid idempotency store configuration: {0}")]
+    InvalidConfig(String),
     /// The response passes a record limit (see [`Record`]) and was not stored.
     #[error("the response cannot be stored: {0}")]
     TooLarge(&'static str),
 }
 
 impl StoreError {
-    /// Wraps a backend error as [`StoreError::Unavailable`].
-    pub fn unavailable(source: impl Into<BoxError>) -> Self {
-        Self::Unavailable(source.into())
+    /// Wraps an error of the `backend` (say `"redis"`) as [`StoreError::Unavailable`].
+    pub fn unavailable(backend: &'static str, source: impl Into<BoxError>) -> Self {
+        Self::Unavailable {
+            backend,
+            source: source.into(),
+        }
     }
 }
 

@@ -106,7 +106,7 @@ impl PostgresStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options: PgConnectOptions = url
             .parse()
-            .map_err(|_| StoreError::unavailable("invalid PostgreSQL URL"))?;
+            .map_err(|_| unavailable("invalid PostgreSQL URL"))?;
         let timeout_ms = Self::DEFAULT_TIMEOUT.as_millis().to_string();
         let options = options
             .application_name("hookguard-idempotency")
@@ -116,7 +116,7 @@ impl PostgresStore {
             .acquire_timeout(Self::DEFAULT_TIMEOUT)
             .connect_with(options)
             .await
-            .map_err(StoreError::unavailable)?;
+            .map_err(unavailable)?;
         Ok(Self::new(pool))
     }
 
@@ -135,7 +135,7 @@ impl PostgresStore {
     /// Keeps the records in `schema` instead of `hookguard_idem`.
     ///
     /// # Errors
-    /// [`StoreError::Unavailable`] unless the name is a plain lower-case identifier (letters, digits and
+    /// [`StoreError::InvalidConfig`] unless the name is a plain lower-case identifier (letters, digits and
     /// `_`, not starting with a digit, at most 63 bytes): it is spliced into the statements.
     pub fn schema(mut self, schema: &str) -> Result<Self, StoreError> {
         let plain = !schema.is_empty()
@@ -145,7 +145,7 @@ impl PostgresStore {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !plain {
-            return Err(StoreError::unavailable(format!(
+            return Err(StoreError::InvalidConfig(format!(
                 "{schema:?} is not a plain lower-case schema name"
             )));
         }
@@ -180,12 +180,12 @@ impl PostgresStore {
     /// [`StoreError::Unavailable`] if the database refuses.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let schema = &*self.schema;
-        let mut tx = self.pool.begin().await.map_err(StoreError::unavailable)?;
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hookguard:migrate:' || $1))")
             .bind(schema)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::unavailable)?;
+            .map_err(unavailable)?;
         let setup = format!(
             "CREATE SCHEMA IF NOT EXISTS {schema}; \
              CREATE TABLE IF NOT EXISTS {schema}.migrations (version integer PRIMARY KEY, \
@@ -194,18 +194,18 @@ impl PostgresStore {
         sqlx::raw_sql(AssertSqlSafe(setup))
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::unavailable)?;
+            .map_err(unavailable)?;
         let current: i32 = sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT coalesce(max(version), 0) FROM {schema}.migrations"
         )))
         .fetch_one(&mut *tx)
         .await
-        .map_err(StoreError::unavailable)?;
+        .map_err(unavailable)?;
         for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
             sqlx::raw_sql(AssertSqlSafe(sql.replace("{schema}", schema)))
                 .execute(&mut *tx)
                 .await
-                .map_err(StoreError::unavailable)?;
+                .map_err(unavailable)?;
             sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO {schema}.migrations (version, name) VALUES ($1, $2)"
             )))
@@ -213,10 +213,10 @@ impl PostgresStore {
             .bind(name)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::unavailable)?;
+            .map_err(unavailable)?;
             tracing::info!(schema, version, name, "applied idempotency-store migration");
         }
-        tx.commit().await.map_err(StoreError::unavailable)
+        tx.commit().await.map_err(unavailable)
     }
 
     /// Runs [`purge_expired`](IdempotencyStore::purge_expired) every `interval`, `limit` rows at a time until
@@ -255,8 +255,8 @@ impl PostgresStore {
     ) -> Result<T, StoreError> {
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(StoreError::unavailable(error)),
-            Err(_) => Err(StoreError::unavailable("the PostgreSQL call timed out")),
+            Ok(Err(error)) => Err(unavailable(error)),
+            Err(_) => Err(unavailable("the PostgreSQL call timed out")),
         }
     }
 
@@ -315,26 +315,25 @@ fn read_claim(
     fingerprint: &[u8; 32],
     token: Token,
 ) -> Result<Result<Claim, Vec<u8>>, StoreError> {
-    let field = |e: sqlx::Error| StoreError::unavailable(e);
-    let state: i16 = row.try_get("state").map_err(field)?;
-    let held: Option<Vec<u8>> = row.try_get("token").map_err(field)?;
+    let state: i16 = row.try_get("state").map_err(unavailable)?;
+    let held: Option<Vec<u8>> = row.try_get("token").map_err(unavailable)?;
     if held.as_deref() == Some(&token.as_bytes()[..]) {
-        let took_over: bool = row.try_get("taken_over").map_err(field)?;
+        let took_over: bool = row.try_get("taken_over").map_err(unavailable)?;
         return Ok(Ok(Claim::Acquired { token, took_over }));
     }
-    let theirs: Vec<u8> = row.try_get("fingerprint").map_err(field)?;
+    let theirs: Vec<u8> = row.try_get("fingerprint").map_err(unavailable)?;
     if theirs != fingerprint[..] {
         return Ok(Ok(Claim::Mismatch));
     }
     if state == 1 {
-        let lease_until: i64 = row.try_get("lease_until").map_err(field)?;
-        let now: i64 = row.try_get("now").map_err(field)?;
+        let lease_until: i64 = row.try_get("lease_until").map_err(unavailable)?;
+        let now: i64 = row.try_get("now").map_err(unavailable)?;
         return Ok(Ok(Claim::in_progress(
             Timestamp::from_unix_millis(lease_until),
             Timestamp::from_unix_millis(now),
         )));
     }
-    let response: Option<Vec<u8>> = row.try_get("response").map_err(field)?;
+    let response: Option<Vec<u8>> = row.try_get("response").map_err(unavailable)?;
     let response = response.unwrap_or_default();
     Ok(decode_response(&response)
         .map(Claim::Completed)
@@ -468,4 +467,9 @@ impl IdempotencyStore for PostgresStore {
             .await?;
         Ok(usize::try_from(done).unwrap_or(usize::MAX))
     }
+}
+
+/// A failure of this backend, as [`StoreError::Unavailable`].
+fn unavailable(source: impl Into<super::BoxError>) -> StoreError {
+    StoreError::unavailable("postgresql", source)
 }

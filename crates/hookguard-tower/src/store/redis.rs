@@ -77,11 +77,12 @@ impl RedisStore {
     /// # Errors
     /// [`StoreError::Unavailable`] if the URL is invalid or the server cannot be reached.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let client = ::redis::Client::open(url).map_err(StoreError::unavailable)?;
+        // The parse error is replaced: it might quote the URL, password included.
+        let client = ::redis::Client::open(url).map_err(|_| unavailable("invalid Redis URL"))?;
         let conn = tokio::time::timeout(Self::DEFAULT_TIMEOUT * 5, client.get_connection_manager())
             .await
-            .map_err(|_| StoreError::unavailable("timed out connecting to Redis"))?
-            .map_err(StoreError::unavailable)?;
+            .map_err(|_| unavailable("timed out connecting to Redis"))?
+            .map_err(unavailable)?;
         Ok(Self::new(conn).await)
     }
 
@@ -162,8 +163,8 @@ impl RedisStore {
         let mut conn = self.conn.clone();
         match tokio::time::timeout(self.timeout, invocation.invoke_async(&mut conn)).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(StoreError::unavailable(error)),
-            Err(_) => Err(StoreError::unavailable("the Redis call timed out")),
+            Ok(Err(error)) => Err(unavailable(error)),
+            Err(_) => Err(unavailable("the Redis call timed out")),
         }
     }
 
@@ -215,7 +216,7 @@ impl RedisStore {
                 }
             }
             3 => Ok((Claim::Mismatch, None)),
-            other => Err(StoreError::unavailable(format!(
+            other => Err(unavailable(format!(
                 "unexpected answer {other} from the claim script"
             ))),
         }
@@ -314,4 +315,9 @@ impl IdempotencyStore for RedisStore {
     async fn purge_expired(&self, _now: Timestamp, _limit: usize) -> Result<usize, StoreError> {
         Ok(0)
     }
+}
+
+/// A failure of this backend, as [`StoreError::Unavailable`].
+fn unavailable(source: impl Into<super::BoxError>) -> StoreError {
+    StoreError::unavailable("redis", source)
 }

@@ -174,10 +174,10 @@ pub async fn problem(res: reqwest::Response) -> serde_json::Value {
 pub struct DownStore;
 
 fn down() -> StoreError {
-    StoreError::unavailable(std::io::Error::new(
-        std::io::ErrorKind::ConnectionRefused,
-        "connection refused",
-    ))
+    StoreError::unavailable(
+        "down",
+        std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused"),
+    )
 }
 
 impl IdempotencyStore for DownStore {
