@@ -6,11 +6,14 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{Calls, app, post_with, serve, signed};
 use hookguard::Timestamp;
 use hookguard_tower::WebhookLayer;
 use hookguard_tower::conformance;
 use hookguard_tower::store::{Claim, IdempotencyStore, PostgresStore, TimeSource, Token};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// The database to test against, or `None` (after saying so) when there is none to use.
 fn database_url() -> Option<String> {
@@ -35,13 +38,22 @@ fn schema() -> String {
     format!("hookguard_test_{hex}")
 }
 
+/// A store on its own small pool. The conformance races queue a thousand claims of one row on it, which
+/// serialise on the row's lock: on a loaded machine that takes longer than the production timeouts, so
+/// the test's are generous (the race checks who wins, not how fast).
 async fn store(url: &str, schema: &str, time: TimeSource) -> PostgresStore {
-    PostgresStore::connect(url)
+    let options: PgConnectOptions = url.parse().expect("DATABASE_URL");
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(60))
+        .connect_with(options.application_name("hookguard-test"))
         .await
-        .expect("connect to PostgreSQL")
+        .expect("connect to PostgreSQL");
+    PostgresStore::new(pool)
         .schema(schema)
         .expect("a plain schema name")
         .time_source(time)
+        .timeout(Duration::from_secs(60))
 }
 
 async fn drop_schema(store: &PostgresStore, schema: &str) {
@@ -68,6 +80,41 @@ async fn postgres_store_conforms() {
     let clock = conformance::clock();
     conformance::run(one.clone(), two, &clock, 1_000).await;
     drop_schema(&one, &schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_claims_through_four_instances_acquire_once() {
+    let Some(url) = database_url() else { return };
+    let schema = schema();
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(store(&url, &schema, TimeSource::Server).await);
+    }
+    stores[0].migrate().await.unwrap();
+    let key = conformance::unique_key("four-instances");
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(1_000));
+    let claims: Vec<_> = (0..1_000)
+        .map(|i| {
+            let (store, key, barrier) = (stores[i % 4].clone(), key.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let lease = Duration::from_secs(60);
+                store
+                    .claim(&key, [7; 32], lease, lease, Timestamp::now())
+                    .await
+            })
+        })
+        .collect();
+    let mut acquired = 0;
+    for claim in claims {
+        match claim.await.unwrap().expect("claim") {
+            Claim::Acquired { .. } => acquired += 1,
+            Claim::InProgress { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(acquired, 1);
+    drop_schema(&stores[0], &schema).await;
 }
 
 #[tokio::test]
@@ -110,8 +157,8 @@ async fn postgres_store_keeps_deadlines_on_the_servers_clock() {
     store.migrate().await.unwrap();
     conformance::real_time(&store).await;
     let key = conformance::unique_key("server-clock");
-    let lease = std::time::Duration::from_secs(30);
-    let far = Timestamp::now() + std::time::Duration::from_secs(3600);
+    let lease = Duration::from_secs(30);
+    let far = Timestamp::now() + Duration::from_secs(3600);
     let first = store
         .claim(&key, [1; 32], lease, lease, Timestamp::now())
         .await;

@@ -43,6 +43,8 @@ async fn store(url: &str, prefix: &str, time: TimeSource) -> RedisStore {
         .expect("connect to Redis")
         .prefix(prefix)
         .time_source(time)
+        // Generous: the races queue a thousand scripts on one connection of a loaded machine.
+        .timeout(std::time::Duration::from_secs(30))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -55,6 +57,39 @@ async fn redis_store_conforms() {
     );
     let clock = conformance::clock();
     conformance::run(one, two, &clock, 1_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_claims_through_four_instances_acquire_once() {
+    let Some(url) = redis_url() else { return };
+    let prefix = prefix();
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(store(&url, &prefix, TimeSource::Server).await);
+    }
+    let key = conformance::unique_key("four-instances");
+    let barrier = Arc::new(tokio::sync::Barrier::new(1_000));
+    let claims: Vec<_> = (0..1_000)
+        .map(|i| {
+            let (store, key, barrier) = (stores[i % 4].clone(), key.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let lease = std::time::Duration::from_secs(60);
+                store
+                    .claim(&key, [7; 32], lease, lease, Timestamp::now())
+                    .await
+            })
+        })
+        .collect();
+    let mut acquired = 0;
+    for claim in claims {
+        match claim.await.unwrap().expect("claim") {
+            hookguard_tower::store::Claim::Acquired { .. } => acquired += 1,
+            hookguard_tower::store::Claim::InProgress { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(acquired, 1);
 }
 
 #[tokio::test]

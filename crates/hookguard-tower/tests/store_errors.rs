@@ -25,7 +25,16 @@ async fn an_unreachable_redis_names_the_backend_without_the_password() {
     ] {
         let error = RedisStore::connect(&url).await.unwrap_err();
         let text = chain(&error);
-        assert!(matches!(error, StoreError::Unavailable { backend: "redis", .. }), "{text}");
+        assert!(
+            matches!(
+                error,
+                StoreError::Unavailable {
+                    backend: "redis",
+                    ..
+                }
+            ),
+            "{text}"
+        );
         assert!(!text.contains(PASSWORD), "{text}");
     }
 }
@@ -39,7 +48,13 @@ async fn an_unreachable_postgres_names_the_backend_without_the_password() {
         let error = PostgresStore::connect(&url).await.unwrap_err();
         let text = chain(&error);
         assert!(
-            matches!(error, StoreError::Unavailable { backend: "postgresql", .. }),
+            matches!(
+                error,
+                StoreError::Unavailable {
+                    backend: "postgresql",
+                    ..
+                }
+            ),
             "{text}"
         );
         assert!(!text.contains(PASSWORD), "{text}");
