@@ -9,6 +9,8 @@ pub mod conformance;
 pub mod extract;
 mod heartbeat;
 mod idempotency;
+#[cfg(all(feature = "postgres", feature = "axum"))]
+pub mod inbox;
 mod metrics;
 pub mod rejection;
 pub mod store;

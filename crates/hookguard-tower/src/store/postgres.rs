@@ -293,6 +293,27 @@ impl PostgresStore {
         self.timed(query.execute(&self.pool)).await.map(|_| ())
     }
 
+    /// Completes the record on `conn` (the inbox runs it inside the handler's transaction); whether the
+    /// token still held it.
+    pub(crate) async fn complete_in(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        key: &IdempotencyKey,
+        token: &Token,
+        response: &StoredResponse,
+        retention: Duration,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let query = sqlx::query(AssertSqlSafe(Arc::clone(&self.sql.complete)))
+            .bind(key.as_str())
+            .bind(&token.as_bytes()[..])
+            .bind(encode_response(response)?)
+            .bind(millis(retention))
+            .bind(self.now_arg(now));
+        let done = self.timed(query.execute(conn)).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn update(
         &self,
         sql: &Arc<str>,
@@ -402,21 +423,13 @@ impl IdempotencyStore for PostgresStore {
         retention: Duration,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let stored = encode_response(&response)?;
-        let now = self.now_arg(now);
-        let done = self
-            .update(&self.sql.complete, |q| {
-                q.bind(key.as_str())
-                    .bind(&token.as_bytes()[..])
-                    .bind(stored)
-                    .bind(millis(retention))
-                    .bind(now)
-            })
-            .await?;
-        if done == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::LeaseLost)
+        let mut conn = self.timed(self.pool.acquire()).await?;
+        match self
+            .complete_in(&mut conn, key, token, &response, retention, now)
+            .await?
+        {
+            true => Ok(()),
+            false => Err(StoreError::LeaseLost),
         }
     }
 

@@ -150,6 +150,9 @@ struct Ctx<S> {
     verified: Option<Verified<'static>>,
     key: Option<IdempotencyKey>,
     guard: Option<ReleaseGuard<BoxedStore>>,
+    /// The claim as the inbox extractor sees it, when the store is a `PostgresStore`.
+    #[cfg(all(feature = "postgres", feature = "axum"))]
+    inbox: Option<crate::inbox::ClaimHandle>,
     scheme: &'static str,
     /// The `hookguard_webhooks_total` outcome once the handler answers without a claim to finish.
     unclaimed_outcome: &'static str,
@@ -179,6 +182,8 @@ where
             verified: None,
             key: None,
             guard: None,
+            #[cfg(all(feature = "postgres", feature = "axum"))]
+            inbox: None,
             scheme,
             unclaimed_outcome: "handled",
             span,
@@ -396,6 +401,16 @@ impl<S> Ctx<S> {
                 if took_over {
                     tracing::info!("took over a claim whose lease lapsed");
                 }
+                #[cfg(all(feature = "postgres", feature = "axum"))]
+                if let (Some(store), Some(key)) = (&self.config.inbox, &self.key) {
+                    self.inbox = Some(crate::inbox::ClaimHandle::new(
+                        key.clone(),
+                        token,
+                        self.config.retention,
+                        store.clone(),
+                        Arc::clone(self.config.verifier.clock()),
+                    ));
+                }
                 if let (Some(store), Some(key)) = (&self.config.store, &self.key) {
                     self.guard = Some(ReleaseGuard::new(
                         store.clone(),
@@ -445,6 +460,10 @@ impl<S> Ctx<S> {
         if let Some(verified) = self.verified.take() {
             req.extensions_mut().insert(verified);
         }
+        #[cfg(all(feature = "postgres", feature = "axum"))]
+        if let Some(handle) = &self.inbox {
+            req.extensions_mut().insert(handle.clone());
+        }
         State::Inner {
             future: inner.call(req),
             heartbeat: None,
@@ -479,6 +498,28 @@ impl<S> Ctx<S> {
             };
         }
         let (parts, body) = response.into_parts();
+        #[cfg(all(feature = "postgres", feature = "axum"))]
+        if let Some(handle) = self.inbox.as_ref().filter(|h| h.began()) {
+            // The handler's own transaction owns the record: it committed it, or the claim is released.
+            if handle.committed() {
+                if let Some(guard) = self.guard.as_mut() {
+                    guard.disarm();
+                }
+                if let Some(key) = &self.key {
+                    metrics::finished(key, true, Ok(()));
+                }
+                metrics::webhook(self.scheme, "handled");
+                return State::Ready {
+                    response: Some(Response::from_parts(parts, ResponseBody::inner(body))),
+                };
+            }
+            tracing::debug!("the inbox transaction did not commit; releasing the claim");
+            return self.record(
+                false,
+                None,
+                Response::from_parts(parts, ResponseBody::inner(body)),
+            );
+        }
         if (self.config.done)(parts.status) {
             State::Collect {
                 parts: Some(parts),

@@ -49,6 +49,9 @@ pub(crate) struct Config {
     pub(crate) replay_limit: usize,
     pub(crate) replay_headers: Vec<HeaderName>,
     pub(crate) rejection: Option<Arc<RejectFn>>,
+    /// The store again, when it is a `PostgresStore`: requests then carry a claim handle for the inbox.
+    #[cfg(all(feature = "postgres", feature = "axum"))]
+    pub(crate) inbox: Option<crate::store::PostgresStore>,
 }
 
 impl Config {
@@ -139,6 +142,8 @@ impl WebhookLayer {
                 replay_limit: Self::DEFAULT_REPLAY_LIMIT,
                 replay_headers: vec![http::header::CONTENT_TYPE],
                 rejection: None,
+                #[cfg(all(feature = "postgres", feature = "axum"))]
+                inbox: None,
             }),
         }
     }
@@ -156,8 +161,18 @@ impl WebhookLayer {
 
     /// Deduplicates deliveries with `store`.
     #[must_use]
+    ///
+    /// With a [`PostgresStore`](crate::store::PostgresStore) (features `postgres` + `axum`), handlers may
+    /// also commit their effect together with the record: see [`inbox`](crate::inbox).
     pub fn idempotency(self, store: impl IdempotencyStore + fmt::Debug) -> Self {
-        self.with(|c| c.store = Some(BoxedStore::new(store)))
+        self.with(|c| {
+            #[cfg(all(feature = "postgres", feature = "axum"))]
+            {
+                let any: &dyn std::any::Any = &store;
+                c.inbox = any.downcast_ref::<crate::store::PostgresStore>().cloned();
+            }
+            c.store = Some(BoxedStore::new(store));
+        })
     }
 
     /// How a request's idempotency key is found.
