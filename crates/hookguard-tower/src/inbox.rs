@@ -20,14 +20,14 @@
 //! use hookguard_tower::{WebhookLayer, inbox::Inbox, store::{PostgresStore, StoredResponse}};
 //! use http::StatusCode;
 //!
-//! async fn on_order(Inbox(mut tx): Inbox) -> Result<http::Response<bytes::Bytes>, StatusCode> {
+//! async fn on_order(Inbox(mut tx): Inbox) -> Result<axum::response::Response, StatusCode> {
 //!     sqlx::query("INSERT INTO orders (id) VALUES (gen_random_uuid())")
 //!         .execute(tx.connection())
 //!         .await
 //!         .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
 //!     let response = StoredResponse::new(StatusCode::CREATED, "order created");
 //!     tx.commit(&response).await.map_err(|_| StatusCode::CONFLICT)?;
-//!     Ok(response.to_response())
+//!     Ok(response.to_response().map(axum::body::Body::from))
 //! }
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
