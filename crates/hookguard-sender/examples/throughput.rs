@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hookguard::{Scheme, Signer};
 use hookguard_sender::{
-    Attempt, AttemptResult, Endpoint, Event, MemoryQueue, NewJob, Queue, Sender, Timestamp,
+    Attempt, AttemptResult, Endpoint, Event, LeaseOptions, MemoryQueue, NewJob, Queue, Sender,
+    Timestamp, Transition,
 };
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -88,14 +89,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "t",
             payload.clone(),
             now,
-        ))
+        )?)
         .await?;
-        let l = q.lease(now, 1, Duration::from_secs(60)).await?.remove(0);
-        q.ack(
-            &l.token,
-            Attempt::new(1, now, AttemptResult::Status(200), Duration::ZERO),
-        )
-        .await?;
+        let l = q
+            .lease(now, 1, Duration::from_secs(60), &LeaseOptions::all())
+            .await?
+            .jobs
+            .remove(0);
+        let attempt = Attempt::new(1, now, AttemptResult::Status(200), Duration::ZERO);
+        for r in q
+            .conclude(now, vec![(l.handle, Transition::Ack { attempt })])
+            .await?
+        {
+            r?;
+        }
     }
     let queue = started.elapsed();
 

@@ -3,12 +3,15 @@
 //! ```text
 //! app ── Sender::send / publish ──► Queue (persisted; returns a JobId at once: the 202 pattern)
 //!                                     │
-//!   workers: lease due jobs ◄─────────┘
-//!     endpoint at max_in_flight, breaker open, rate limited → defer (no attempt spent)
-//!     sign (hookguard::Signer: fresh timestamp and signature, same webhook-id) and POST with a timeout
-//!       2xx → ack │ 410 → disable endpoint + dead-letter │ permanent 4xx → dead-letter
+//!   leaser: lease due jobs ◄──────────┘ only from endpoints that may take them now (breaker open, at
+//!     max_in_flight, out of rate tokens or paused → not leased at all), into free slots; each job:
+//!     sign (hookguard::Signer: fresh timestamp and signature, same webhook-id) and POST with a timeout,
+//!     the lease extended every lease/3 meanwhile
+//!       2xx → ack │ 410 → disable endpoint + dead-letter │ permanent 4xx, 3xx, refused target → dead-letter
 //!       else → retry per RetryPolicy (Retry-After honoured, clamped) │ attempts exhausted → dead-letter
-//!   reaper: lapsed leases back to due; prune delivered jobs past the retention; queue gauges
+//!   flusher: the transitions of many jobs in one Queue::conclude call
+//!   reaper: lapsed leases back to due (3 lapses → dead-letter); jobs past max_age dead-letter; prune
+//!     delivered jobs past the retention; endpoint state; queue gauges
 //! ```
 //!
 //! Every decision about time reads the sender's [`Clock`], and queues take the time as an argument, so tests
@@ -55,6 +58,7 @@ mod rate_limit;
 mod retry;
 mod sender;
 mod ssrf;
+mod transport;
 
 #[cfg(feature = "conformance")]
 #[doc(hidden)]
@@ -68,10 +72,14 @@ pub use hookguard::{Clock, SystemClock, TestClock, Timestamp};
 pub use outcome::{Outcome, PermanentStatuses, classify, parse_retry_after};
 pub use queue::{
     Attempt, AttemptErrorKind, AttemptResult, BoxedQueue, Cursor, DeadLetterFilter, DeadLetterPage,
-    DeadLetterReason, Job, JobId, JobRecord, JobState, LeaseToken, Leased, MemoryQueue, NewJob,
-    Page, Queue, QueueError, QueueStats,
+    DeadLetterReason, EndpointState, Job, JobError, JobId, JobRecord, JobState, LeaseBatch,
+    LeaseHandle, LeaseOptions, LeaseToken, Leased, MAX_PAYLOAD, MemoryQueue, NewJob, Page,
+    Progress, Queue, QueueError, QueueStats, Transition, is_valid_event_id,
 };
 pub use rate_limit::RateLimit;
 pub use retry::RetryPolicy;
 pub use sender::{Enqueued, Event, LEASE_MARGIN, Sender, SenderBuilder, Workers};
 pub use ssrf::is_forbidden;
+pub use transport::{
+    Request, ReqwestTransport, Response, Transport, TransportError, TransportFuture,
+};

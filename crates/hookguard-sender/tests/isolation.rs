@@ -8,8 +8,8 @@ use std::time::Duration;
 use common::*;
 use hookguard::{Scheme, Verifier};
 use hookguard_sender::{
-    Attempt, AttemptResult, Endpoint, Event, JobState, MemoryQueue, Queue, QueueError, RetryPolicy,
-    Sender,
+    Attempt, AttemptResult, Endpoint, Event, JobState, LeaseOptions, MemoryQueue, Queue,
+    QueueError, RetryPolicy, Sender, Transition,
 };
 
 fn live_verifier() -> Verifier {
@@ -147,9 +147,15 @@ async fn the_reaper_returns_a_crashed_workers_lease_and_its_token_goes_stale() {
     // A worker leases the job and dies.
     let crashed = sender
         .queue()
-        .lease(sender.now(), 1, Duration::from_secs(30))
+        .lease(
+            sender.now(),
+            1,
+            Duration::from_secs(30),
+            &LeaseOptions::all(),
+        )
         .await
         .unwrap()
+        .jobs
         .remove(0);
     assert_eq!(
         sender.process_due(10).await.unwrap(),
@@ -165,8 +171,13 @@ async fn the_reaper_returns_a_crashed_workers_lease_and_its_token_goes_stale() {
     assert_eq!(rec.attempts.len(), 1, "the crashed lease spent no attempt");
 
     let late = Attempt::new(1, sender.now(), AttemptResult::Status(200), Duration::ZERO);
-    assert!(matches!(
-        sender.queue().ack(&crashed.token, late).await,
-        Err(QueueError::LeaseLost)
-    ));
+    let results = sender
+        .queue()
+        .conclude(
+            sender.now(),
+            vec![(crashed.handle, Transition::Ack { attempt: late })],
+        )
+        .await
+        .unwrap();
+    assert!(matches!(results[0], Err(QueueError::LeaseLost)));
 }
