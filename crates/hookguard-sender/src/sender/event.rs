@@ -113,7 +113,7 @@ impl<Q: Queue> Sender<Q> {
                 event_id: id,
                 source,
             })?;
-        self.shared.wake.notify_waiters();
+        self.shared.wake.notify_one();
         Ok(job_id)
     }
 
@@ -155,7 +155,7 @@ impl<Q: Queue> Sender<Q> {
                 event_id: event.id.clone().unwrap_or_default(),
                 source,
             })?;
-        self.shared.wake.notify_waiters();
+        self.shared.wake.notify_one();
         Ok(endpoints
             .into_iter()
             .zip(ids)

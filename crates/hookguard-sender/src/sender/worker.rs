@@ -104,6 +104,15 @@ where
     })
 }
 
+/// Consumes `notify`'s stored permit, if any, without waiting.
+async fn take_permit(notify: &tokio::sync::Notify) {
+    tokio::select! {
+        biased;
+        () = notify.notified() => {}
+        () = std::future::ready(()) => {}
+    }
+}
+
 struct AbortOnDrop(tokio::task::AbortHandle);
 
 impl Drop for AbortOnDrop {
@@ -253,6 +262,8 @@ impl<Q: Queue> Sender<Q> {
             if *stop.borrow() {
                 break;
             }
+            // Conclusions so far are in the caps computed below: a stored wake-up for them is spent.
+            take_permit(&self.shared.freed).await;
             let now = self.now();
             let (options, wake_at) = admission::lease_options(&self.shared.endpoints, now, s.batch);
             let free = slots.available_permits();
@@ -263,6 +274,9 @@ impl<Q: Queue> Sender<Q> {
             }
             if enough_slots && (new_work || self.worth_leasing(last.as_ref(), &options, now)) {
                 linger_until = None;
+                // This call sees every job enqueued so far: a stored wake-up for them is spent (the queue's
+                // own notification may have woken us for the same jobs).
+                take_permit(&self.shared.wake).await;
                 let want = free.min(s.batch);
                 let leased = tokio::time::timeout(
                     s.queue_timeout,
@@ -273,7 +287,6 @@ impl<Q: Queue> Sender<Q> {
                 match leased {
                     Ok(batch) => {
                         failures = 0;
-                        let got = batch.jobs.len();
                         let mut taken: HashMap<String, usize> = HashMap::new();
                         for leased in batch.jobs {
                             *taken.entry(leased.job.endpoint_id.clone()).or_default() += 1;
@@ -299,8 +312,9 @@ impl<Q: Queue> Sender<Q> {
                             held,
                             next_due: batch.next_due,
                         });
-                        // A full batch: there may be more right now.
-                        new_work = got == want;
+                        // More due right now shows as `next_due <= now` (the queue leaves out endpoints whose
+                        // cap this call used up: they come back when their admission changes).
+                        new_work = false;
                         continue;
                     }
                     Err(e) => {
