@@ -253,3 +253,57 @@ async fn a_paused_endpoint_waits_and_a_disabled_one_dead_letters() {
         (false, Some("operator"))
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_releases_hung_attempts_within_its_deadline() {
+    let clock = TokioClock::new();
+    let transport = FakeTransport::new(&clock);
+    transport.set("ep", Fake::Hang);
+    let sender = sender_with(&clock, &transport).build().unwrap();
+    let job = sender.send("ep", Event::new("t", "{}")).await.unwrap();
+    let workers = sender.spawn();
+    tokio::time::sleep(S).await;
+    assert_eq!(transport.sent_to("ep").len(), 1, "the attempt hangs");
+    let started = tokio::time::Instant::now();
+    workers.shutdown(S * 2).await;
+    assert!(
+        started.elapsed() <= S * 2 + S * 5,
+        "grace plus the queue timeout at most"
+    );
+    let rec = sender.queue().get(job).await.unwrap().unwrap();
+    assert!(
+        matches!(rec.state, JobState::Scheduled { .. }),
+        "released: {:?}",
+        rec.state
+    );
+    assert!(rec.attempts.is_empty(), "no attempt spent");
+}
+
+#[tokio::test]
+async fn jobs_older_than_max_age_dead_letter_expired() {
+    let clock = test_clock();
+    let transport = FakeTransport::new(&TokioClock::new());
+    let sender = builder(&clock)
+        .transport(transport.clone())
+        .max_age(S * 3600)
+        .endpoint(endpoint("ep", "https://ep.example/hooks"))
+        .build()
+        .unwrap();
+    sender.pause("ep", T0 + S * 7200).await.unwrap();
+    let job = sender.send("ep", Event::new("t", "{}")).await.unwrap();
+    clock.advance(S * 3601);
+    sender.reap().await.unwrap();
+    let rec = sender.queue().get(job).await.unwrap().unwrap();
+    assert!(
+        matches!(
+            rec.state,
+            JobState::Dead {
+                reason: DeadLetterReason::Expired,
+                ..
+            }
+        ),
+        "a pause cannot outlive max_age unnoticed: {:?}",
+        rec.state
+    );
+    assert!(transport.sent_to("ep").is_empty());
+}

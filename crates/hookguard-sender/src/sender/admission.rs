@@ -145,9 +145,22 @@ impl EndpointRuntime {
         let Some(limiter) = &self.limiter else {
             return (breaker, None);
         };
-        // Lease a rate-limited endpoint only once a batch's worth of tokens is there (or the whole burst,
-        // if smaller): a backlog then costs one lease call per batch, not one per token.
-        let want = batch.min(limiter.burst() as usize).min(breaker).max(1);
+        // Lease a rate-limited endpoint only once a batch's worth of tokens and in-flight places is there
+        // (or its whole burst or in-flight cap, if smaller): a backlog then costs one lease call per batch,
+        // not one per token or per freed place.
+        let probing =
+            breaker == 1 && !matches!(self.breaker.state(now), BreakerState::Closed { .. });
+        let want = if probing {
+            1
+        } else {
+            batch
+                .min(limiter.burst() as usize)
+                .min(self.config.max_in_flight)
+                .max(1)
+        };
+        if breaker < want {
+            return (0, None);
+        }
         let tokens = limiter.available(now);
         if tokens < want {
             return (0, Some(limiter.when_available(want, now)));

@@ -58,7 +58,7 @@ pub(crate) fn concluded(
         }
         Transition::Defer { at } => {
             let cause = cause.map_or("other", DeferCause::as_str);
-            tracing::debug!(endpoint, %job, event_id, attempt, cause, due_at = %at, "deferred without an attempt");
+            tracing::info!(endpoint, %job, event_id, attempt, cause, due_at = %at, "deferred without an attempt");
             metrics::counter!(m::DEFERRALS_TOTAL, "endpoint" => endpoint.to_owned(), "cause" => cause)
                 .increment(1);
         }

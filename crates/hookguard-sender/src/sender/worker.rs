@@ -264,15 +264,30 @@ impl<Q: Queue> Sender<Q> {
             }
             // Conclusions so far are in the caps computed below: a stored wake-up for them is spent.
             take_permit(&self.shared.freed).await;
-            let now = self.now();
-            let (options, wake_at) = admission::lease_options(&self.shared.endpoints, now, s.batch);
             let free = slots.available_permits();
             let lingered = linger_until.is_some_and(|t| tokio::time::Instant::now() >= t);
-            let enough_slots = free > 0 && (free * 2 >= s.batch || lingered);
-            if free > 0 && !enough_slots && linger_until.is_none() {
-                linger_until = Some(tokio::time::Instant::now() + s.linger);
+            if free == 0 || (free * 2 < s.batch && !lingered) {
+                // Too few free slots for a batch: wait for more, at most the linger once one is free.
+                if free > 0 && linger_until.is_none() {
+                    linger_until = Some(tokio::time::Instant::now() + s.linger);
+                }
+                let linger = linger_until.filter(|_| free > 0);
+                tokio::select! {
+                    () = flag_set(&mut stop) => {}
+                    () = self.shared.freed.notified() => {}
+                    () = self.shared.wake.notified() => new_work = true,
+                    () = async {
+                        match linger {
+                            Some(t) => tokio::time::sleep_until(t).await,
+                            None => std::future::pending().await,
+                        }
+                    } => {}
+                }
+                continue;
             }
-            if enough_slots && (new_work || self.worth_leasing(last.as_ref(), &options, now)) {
+            let now = self.now();
+            let (options, wake_at) = admission::lease_options(&self.shared.endpoints, now, s.batch);
+            if new_work || self.worth_leasing(last.as_ref(), &options, now) {
                 linger_until = None;
                 // This call sees every job enqueued so far: a stored wake-up for them is spent (the queue's
                 // own notification may have woken us for the same jobs).
@@ -331,15 +346,8 @@ impl<Q: Queue> Sender<Q> {
                     }
                 }
             }
-            if free == 0 {
-                tokio::select! {
-                    () = self.shared.freed.notified() => {}
-                    () = flag_set(&mut stop) => {}
-                }
-                continue;
-            }
             // Sleep until something may change: new work, the next due job, a held-back endpoint's time, the
-            // poll interval, a conclusion (it may free an endpoint), or the linger's end.
+            // poll interval, or a conclusion (it may free an endpoint).
             let mut until = last
                 .as_ref()
                 .map_or(now, |l| l.at + s.poll_interval)
@@ -351,17 +359,10 @@ impl<Q: Queue> Sender<Q> {
                 until = until.min(w);
             }
             let until = until.max(now + Duration::from_millis(1));
-            let linger = linger_until;
             tokio::select! {
                 () = flag_set(&mut stop) => {}
                 () = self.shared.wake.notified() => new_work = true,
                 () = self.shared.freed.notified() => {}
-                () = async {
-                    match linger {
-                        Some(t) => tokio::time::sleep_until(t).await,
-                        None => std::future::pending().await,
-                    }
-                } => {}
                 () = self.shared.queue.wait_for_work(now, until) => new_work = true,
             }
         }
