@@ -115,8 +115,19 @@ impl EndpointRuntime {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = state;
     }
 
+    fn read<T>(&self, f: impl FnOnce(&EndpointState) -> T) -> T {
+        f(&self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
     pub(crate) fn enabled(&self) -> bool {
-        self.config.enabled && self.state().enabled
+        self.config.enabled && self.read(|s| s.enabled)
+    }
+
+    fn paused_until(&self, now: Timestamp) -> Option<Timestamp> {
+        self.read(|s| s.paused_until.filter(|p| *p > now))
     }
 
     /// How many jobs this endpoint may take now (0: hold it back), and when that may change.
@@ -125,7 +136,7 @@ impl EndpointRuntime {
             // Leased only to be dead-lettered, without an attempt.
             return (batch, None);
         }
-        if let Some(until) = self.state().paused_until.filter(|p| *p > now) {
+        if let Some(until) = self.paused_until(now) {
             return (0, Some(until));
         }
         let free = self
@@ -221,7 +232,7 @@ pub(crate) fn admit(ep: &EndpointRuntime, leased: &Leased, now: Timestamp, s: &S
     if leased.job.created_at + s.max_age < now {
         return Admit::DeadLetter(DeadLetterReason::Expired);
     }
-    if let Some(until) = ep.state().paused_until.filter(|p| *p > now) {
+    if let Some(until) = ep.paused_until(now) {
         return Admit::Defer {
             at: until + jitter(s.defer_delay),
             cause: DeferCause::Paused,

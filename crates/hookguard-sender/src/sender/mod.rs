@@ -3,7 +3,8 @@
 //! Each concern has its file: [`builder`] (configuration), [`event`] (ids, fan-out, `jobs_for`),
 //! [`admission`] (enabled, paused, in-flight, breaker, rate limit → lease options and admit / defer /
 //! dead-letter), [`attempt`] (sign, POST, bounded read, `Retry-After`), [`disposition`] (the pure retry
-//! decision), [`worker`] (slots, leasing, heartbeat, the conclude flusher, supervision), [`reaper`],
+//! decision), [`worker`] (the leaser, supervision), [`slot`] (one job: heartbeat, decision, the conclude
+//! flusher), [`reaper`],
 //! [`shutdown`] and [`telemetry`] (every metric and log line).
 
 mod admission;
@@ -13,6 +14,7 @@ mod disposition;
 mod event;
 mod reaper;
 mod shutdown;
+mod slot;
 mod telemetry;
 mod worker;
 

@@ -7,7 +7,8 @@ use tokio::sync::{Mutex as AsyncMutex, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::Sender;
-use super::worker::{Concluder, flag_set, supervise};
+use super::slot::Concluder;
+use super::worker::{flag_set, supervise};
 use crate::queue::Queue;
 
 /// The running engine: leaser, slots, flusher and reaper. Dropping this leaves them running; call

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
+use crate::Timestamp;
 use crate::metrics as m;
-use crate::queue::{JobId, QueueStats, Transition};
+use crate::queue::{DeadLetterReason, JobId, QueueStats};
 
 /// Why a job was held back without an attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,36 +39,38 @@ pub(crate) fn attempt(endpoint: &str, result: &'static str, latency: Duration) {
         .record(latency.as_secs_f64());
 }
 
+/// Where a concluded job went, for its log line and counters (the transition itself went to the queue).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Moved {
+    Delivered,
+    Retry { at: Timestamp },
+    Deferred { at: Timestamp, cause: DeferCause },
+    Dead(DeadLetterReason),
+    Released,
+}
+
 /// The log line and counters for a transition the queue accepted.
-pub(crate) fn concluded(
-    endpoint: &str,
-    job: JobId,
-    event_id: &str,
-    attempt: u32,
-    transition: &Transition,
-    outcome: &str,
-    cause: Option<DeferCause>,
-) {
-    match transition {
-        Transition::Ack { .. } => {
-            tracing::info!(endpoint, %job, event_id, attempt, outcome, "delivered");
+pub(crate) fn concluded(endpoint: &str, job: JobId, event_id: &str, attempt: u32, moved: &Moved) {
+    match *moved {
+        Moved::Delivered => {
+            tracing::info!(endpoint, %job, event_id, attempt, outcome = "delivered", "delivered");
             final_outcome(endpoint, "delivered");
         }
-        Transition::RetryAt { at, .. } => {
-            tracing::info!(endpoint, %job, event_id, attempt, outcome, retry_at = %at, "attempt failed; retry scheduled");
+        Moved::Retry { at } => {
+            tracing::info!(endpoint, %job, event_id, attempt, outcome = "retry", retry_at = %at, "attempt failed; retry scheduled");
         }
-        Transition::Defer { at } => {
-            let cause = cause.map_or("other", DeferCause::as_str);
-            tracing::info!(endpoint, %job, event_id, attempt, cause, due_at = %at, "deferred without an attempt");
+        Moved::Deferred { at, cause } => {
+            let cause = cause.as_str();
+            tracing::info!(endpoint, %job, event_id, attempt, outcome = "deferred", cause, due_at = %at, "deferred without an attempt");
             metrics::counter!(m::DEFERRALS_TOTAL, "endpoint" => endpoint.to_owned(), "cause" => cause)
                 .increment(1);
         }
-        Transition::DeadLetter { reason, .. } => {
-            tracing::warn!(endpoint, %job, event_id, attempt, outcome, %reason, "dead-lettered");
+        Moved::Dead(reason) => {
+            tracing::warn!(endpoint, %job, event_id, attempt, outcome = "dead_lettered", %reason, "dead-lettered");
             final_outcome(endpoint, "dead_lettered");
         }
-        Transition::Release => {
-            tracing::info!(endpoint, %job, event_id, attempt, "lease released");
+        Moved::Released => {
+            tracing::info!(endpoint, %job, event_id, attempt, outcome = "released", "lease released");
         }
     }
 }

@@ -1,8 +1,7 @@
-//! The worker engine: one leaser per process fills its slots (leasing when half a batch of slots is free, or
-//! after a 2 ms linger, and only when something may have changed: new work, a job falling due, a held-back
-//! endpoint becoming admissible), one task per leased job (admission, attempt with a lease heartbeat,
-//! decision), and one flusher batching the conclusions into [`Queue::conclude`] calls. Every long-lived
-//! task is supervised: a panic is logged, counted and the task restarted.
+//! The worker loop: one leaser per process fills its slots, leasing when half a batch of slots is free (or
+//! after a 2 ms linger) and only when something may have changed: new work, a job falling due, a held-back
+//! endpoint becoming admissible. Each leased job runs in a slot ([`super::slot`]). Every long-lived task is
+//! supervised: a panic is logged, counted and the task restarted.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -10,66 +9,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::RngExt;
-use tokio::sync::{Mutex as AsyncMutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
-use tracing::Instrument as _;
 
 use super::Sender;
-use super::admission::{self, Admit, EndpointRuntime};
-use super::attempt::{self, Tried};
-use super::disposition::{self, BreakerVerdict, Rules};
-use super::telemetry::{self, DeferCause};
-use crate::breaker::CircuitBreaker;
-use crate::queue::{
-    DeadLetterReason, LeaseHandle, LeaseOptions, Leased, Queue, QueueError, Transition,
-};
-use crate::{BreakerState, Timestamp};
-
-/// One conclusion on its way to the flusher, with where to send its result.
-pub(crate) struct FlushItem {
-    handle: LeaseHandle,
-    transition: Transition,
-    reply: oneshot::Sender<Result<(), QueueError>>,
-}
-
-/// How a job's transition reaches the queue.
-#[derive(Clone)]
-pub(crate) enum Concluder {
-    /// One `conclude` call per job ([`Sender::process_due`]).
-    Direct,
-    /// Through the process's flusher.
-    Flusher(mpsc::UnboundedSender<FlushItem>),
-}
-
-/// A process slot and one of the endpoint's in-flight places, held from lease until conclusion (or a panic:
-/// dropping gives both back).
-pub(crate) struct Claim<Q> {
-    sender: Sender<Q>,
-    ep: Option<Arc<EndpointRuntime>>,
-    _permit: Option<OwnedSemaphorePermit>,
-}
-
-impl<Q> Drop for Claim<Q> {
-    fn drop(&mut self) {
-        if let Some(ep) = &self.ep {
-            ep.in_flight
-                .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-        }
-        // The leaser decides whether this changes anything; waking it costs no queue call.
-        self.sender.shared.freed.notify_one();
-    }
-}
-
-/// A half-open breaker's one probe, handed back (so that another may go) if no outcome was recorded for it:
-/// held back, aborted, lease lost, or its future dropped. After an outcome the breaker is no longer probing
-/// and the drop does nothing.
-struct ProbeSlot<'a>(&'a CircuitBreaker);
-
-impl Drop for ProbeSlot<'_> {
-    fn drop(&mut self) {
-        self.0.cancel_probe();
-    }
-}
+use super::admission;
+use super::slot::{Claim, Concluder};
+use super::telemetry;
+use crate::Timestamp;
+use crate::queue::{LeaseOptions, Leased, Queue, QueueError};
 
 /// Resolves once the flag is set; never if its sender is gone without setting it.
 pub(crate) async fn flag_set(rx: &mut watch::Receiver<bool>) {
@@ -130,6 +78,14 @@ fn panic_message(e: tokio::task::JoinError) -> String {
             .unwrap_or_else(|| "non-string panic".into()),
         Err(e) => e.to_string(),
     }
+}
+
+/// Whether to lease now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Worth {
+    Now,
+    AfterLinger,
+    No,
 }
 
 /// What the last lease call showed: which endpoints were held back or used their whole cap, and the next due
@@ -210,15 +166,7 @@ impl<Q: Queue> Sender<Q> {
 
     fn claim(&self, leased: &Leased, permit: Option<OwnedSemaphorePermit>) -> Claim<Q> {
         let ep = self.shared.endpoints.get(&leased.job.endpoint_id).cloned();
-        if let Some(ep) = &ep {
-            ep.in_flight
-                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        }
-        Claim {
-            sender: self.clone(),
-            ep,
-            _permit: permit,
-        }
+        Claim::new(self.clone(), ep, permit)
     }
 
     /// Whether a lease call may return anything that the last one did not.
@@ -227,13 +175,30 @@ impl<Q: Queue> Sender<Q> {
         last: Option<&LastLease>,
         options: &LeaseOptions,
         now: Timestamp,
-    ) -> bool {
+        lingered: bool,
+    ) -> Worth {
         let Some(last) = last else {
-            return true;
+            return Worth::Now;
         };
-        now >= last.at + self.shared.settings.poll_interval
+        if now >= last.at + self.shared.settings.poll_interval
             || last.next_due.is_some_and(|d| d <= now)
-            || last.held.iter().any(|ep| options.cap(ep) > 0)
+        {
+            return Worth::Now;
+        }
+        // Held-back endpoints that got room again: lease once half a batch of room is there, or after the
+        // linger, so that places freed one by one do not cost one lease call each.
+        let room: usize = last
+            .held
+            .iter()
+            .map(|ep| options.cap(ep).min(self.shared.settings.batch))
+            .sum();
+        if room == 0 {
+            Worth::No
+        } else if lingered || room * 2 >= self.shared.settings.batch {
+            Worth::Now
+        } else {
+            Worth::AfterLinger
+        }
     }
 
     /// The process's leaser: fills free slots with leased jobs until `stop` is set, then waits for its
@@ -242,7 +207,7 @@ impl<Q: Queue> Sender<Q> {
         self,
         mut stop: watch::Receiver<bool>,
         abort: watch::Receiver<bool>,
-        concluder: Concluder,
+        concluder: Concluder<Q>,
         slots: Arc<Semaphore>,
     ) {
         let s = self.shared.settings.clone();
@@ -287,7 +252,20 @@ impl<Q: Queue> Sender<Q> {
             }
             let now = self.now();
             let (options, wake_at) = admission::lease_options(&self.shared.endpoints, now, s.batch);
-            if new_work || self.worth_leasing(last.as_ref(), &options, now) {
+            let worth = if new_work {
+                Worth::Now
+            } else {
+                self.worth_leasing(last.as_ref(), &options, now, lingered)
+            };
+            match worth {
+                Worth::AfterLinger if linger_until.is_none() => {
+                    linger_until = Some(tokio::time::Instant::now() + s.linger);
+                }
+                // Nothing to wait for: an expired linger must not wake the loop again at once.
+                Worth::No => linger_until = None,
+                _ => {}
+            }
+            if worth == Worth::Now {
                 linger_until = None;
                 // This call sees every job enqueued so far: a stored wake-up for them is spent (the queue's
                 // own notification may have woken us for the same jobs).
@@ -359,10 +337,17 @@ impl<Q: Queue> Sender<Q> {
                 until = until.min(w);
             }
             let until = until.max(now + Duration::from_millis(1));
+            let linger = linger_until;
             tokio::select! {
                 () = flag_set(&mut stop) => {}
                 () = self.shared.wake.notified() => new_work = true,
                 () = self.shared.freed.notified() => {}
+                () = async {
+                    match linger {
+                        Some(t) => tokio::time::sleep_until(t).await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
                 () = self.shared.queue.wait_for_work(now, until) => new_work = true,
             }
         }
@@ -371,285 +356,6 @@ impl<Q: Queue> Sender<Q> {
                 if e.is_panic() {
                     telemetry::worker_restart("slot", &panic_message(e));
                 }
-            }
-        }
-    }
-
-    /// The process's flusher: batches whatever conclusions are waiting into one `conclude` call.
-    pub(crate) async fn flush_loop(self, rx: Arc<AsyncMutex<mpsc::UnboundedReceiver<FlushItem>>>) {
-        let max = self.shared.settings.batch.max(16);
-        let mut rx = rx.lock().await;
-        while let Some(first) = rx.recv().await {
-            let mut items = vec![first];
-            while items.len() < max {
-                match rx.try_recv() {
-                    Ok(item) => items.push(item),
-                    Err(_) => break,
-                }
-            }
-            let (batch, replies): (Vec<_>, Vec<_>) = items
-                .into_iter()
-                .map(|i| ((i.handle, i.transition), i.reply))
-                .unzip();
-            let now = self.now();
-            match self
-                .call(|| self.shared.queue.conclude(now, batch.clone()))
-                .await
-            {
-                Ok(results) => {
-                    for (reply, r) in replies.into_iter().zip(results) {
-                        let _ = reply.send(r);
-                    }
-                }
-                Err(e) => {
-                    let message = e.to_string();
-                    for reply in replies {
-                        let _ = reply.send(Err(QueueError::Unavailable(message.clone().into())));
-                    }
-                }
-            }
-        }
-    }
-
-    async fn conclude(
-        &self,
-        concluder: &Concluder,
-        handle: LeaseHandle,
-        transition: Transition,
-    ) -> Result<(), QueueError> {
-        match concluder {
-            Concluder::Direct => {
-                let now = self.now();
-                let mut results = self
-                    .call(|| {
-                        self.shared
-                            .queue
-                            .conclude(now, vec![(handle.clone(), transition.clone())])
-                    })
-                    .await?;
-                results.pop().unwrap_or_else(|| {
-                    Err(QueueError::Backend("conclude returned no result".into()))
-                })
-            }
-            Concluder::Flusher(tx) => {
-                let (reply, rx) = oneshot::channel();
-                tx.send(FlushItem {
-                    handle,
-                    transition,
-                    reply,
-                })
-                .map_err(|_| QueueError::Unavailable("the flusher has stopped".into()))?;
-                rx.await
-                    .map_err(|_| QueueError::Unavailable("the flusher dropped the item".into()))?
-            }
-        }
-    }
-
-    /// The lease heartbeat: extends the lease every lease/3; returns only when the lease is lost.
-    async fn heartbeat(&self, handle: &LeaseHandle) {
-        let lease = self.shared.settings.lease;
-        loop {
-            tokio::time::sleep(lease / 3).await;
-            let now = self.now();
-            match self
-                .call(|| self.shared.queue.extend(handle, now + lease, now))
-                .await
-            {
-                Ok(()) => telemetry::lease("extended", 1),
-                Err(QueueError::LeaseLost) => return,
-                Err(e) => tracing::warn!(error = %e, job = %handle.id, "extending a lease failed"),
-            }
-        }
-    }
-
-    /// Handles one leased job: admission, attempt (with heartbeat), decision, conclusion, then the breaker
-    /// and metrics, only once the queue accepted the transition.
-    async fn handle(
-        &self,
-        leased: Leased,
-        claim: Claim<Q>,
-        mut abort: watch::Receiver<bool>,
-        concluder: Concluder,
-    ) {
-        let sh = &*self.shared;
-        let s = &sh.settings;
-        let now = self.now();
-        let job = &leased.job;
-        let Some(ep) = claim.ep.clone() else {
-            let t = Transition::DeadLetter {
-                reason: DeadLetterReason::UnknownEndpoint,
-                attempt: None,
-                disable_endpoint: false,
-            };
-            self.finish(&concluder, &leased, t, None, None, "unknown_endpoint")
-                .await;
-            return;
-        };
-        let probe = match admission::admit(&ep, &leased, now, s) {
-            Admit::DeadLetter(reason) => {
-                let t = Transition::DeadLetter {
-                    reason,
-                    attempt: None,
-                    disable_endpoint: false,
-                };
-                self.finish(&concluder, &leased, t, None, None, "no_attempt")
-                    .await;
-                return;
-            }
-            Admit::Defer { at, cause } => {
-                self.finish(
-                    &concluder,
-                    &leased,
-                    Transition::Defer { at },
-                    None,
-                    Some(cause),
-                    "deferred",
-                )
-                .await;
-                return;
-            }
-            Admit::Go { probe } => probe.then(|| ProbeSlot(&ep.breaker)),
-        };
-        let span = tracing::info_span!(
-            "webhook_attempt",
-            endpoint = %ep.config.id,
-            job = %job.id,
-            event_id = %job.event_id,
-            attempt = leased.attempt,
-            probe = probe.is_some(),
-        );
-        let tried = tokio::select! {
-            biased;
-            () = flag_set(&mut abort) => {
-                drop(probe);
-                self.finish(&concluder, &leased, Transition::Release, None, None, "released").await;
-                return;
-            }
-            () = self.heartbeat(&leased.handle) => {
-                // Another worker owns the job: record nothing, leave the breaker alone.
-                drop(probe);
-                telemetry::lease_lost(&ep.config.id, job.id, &job.event_id, leased.attempt);
-                return;
-            }
-            t = attempt::run(&ep, &leased, now, s, &*sh.transport, &*sh.clock).instrument(span) => t,
-        };
-        let (transition, verdict, label, latency) = match tried {
-            Tried::SigningFailed(message) => {
-                tracing::error!(endpoint = %ep.config.id, job = %job.id, error = %message, "cannot sign");
-                let t = Transition::DeadLetter {
-                    reason: DeadLetterReason::SigningFailed,
-                    attempt: None,
-                    disable_endpoint: false,
-                };
-                (t, BreakerVerdict::Neutral, "signing_failed", None)
-            }
-            Tried::Sent {
-                attempt,
-                retry_after,
-            } => {
-                let latency = attempt.latency;
-                let rules = Rules {
-                    retry: &s.retry,
-                    permanent: &s.permanent,
-                    retry_after_cap: s.retry_after_cap,
-                };
-                let d = disposition::decide(attempt, retry_after, self.now(), rules);
-                (d.transition, d.breaker, d.label, Some(latency))
-            }
-        };
-        let accepted = self
-            .finish(
-                &concluder,
-                &leased,
-                transition.clone(),
-                latency.map(|l| (label, l)),
-                None,
-                label,
-            )
-            .await;
-        if accepted {
-            if let Transition::DeadLetter {
-                disable_endpoint: true,
-                reason,
-                ..
-            } = &transition
-            {
-                tracing::warn!(endpoint = %ep.config.id, "410 Gone: endpoint disabled");
-                let mut st = ep.state();
-                st.enabled = false;
-                st.reason = Some(reason.to_string());
-                st.changed_at = Some(self.now());
-                ep.set_state(st);
-            }
-            self.apply_verdict(&ep, verdict);
-        }
-        drop(probe);
-        drop(claim);
-    }
-
-    fn apply_verdict(&self, ep: &EndpointRuntime, verdict: BreakerVerdict) {
-        let now = self.now();
-        match verdict {
-            BreakerVerdict::Failure => {
-                if ep.breaker.record_failure(now) {
-                    tracing::warn!(endpoint = %ep.config.id, "circuit breaker opened");
-                    telemetry::breaker(&ep.config.id, true);
-                }
-            }
-            BreakerVerdict::Success => {
-                if !matches!(ep.breaker.state(now), BreakerState::Closed { .. }) {
-                    tracing::info!(endpoint = %ep.config.id, "circuit breaker closed");
-                    telemetry::breaker(&ep.config.id, false);
-                }
-                ep.breaker.record_success();
-            }
-            BreakerVerdict::Neutral => {}
-        }
-    }
-
-    /// Concludes one job and emits its log line and metrics if the queue accepted it. Returns whether it did.
-    async fn finish(
-        &self,
-        concluder: &Concluder,
-        leased: &Leased,
-        transition: Transition,
-        attempt: Option<(&'static str, Duration)>,
-        cause: Option<DeferCause>,
-        outcome: &str,
-    ) -> bool {
-        let job = &leased.job;
-        let result = self
-            .conclude(concluder, leased.handle.clone(), transition.clone())
-            .await;
-        match result {
-            Ok(()) => {
-                if let Some((label, latency)) = attempt {
-                    telemetry::attempt(&job.endpoint_id, label, latency);
-                }
-                telemetry::concluded(
-                    &job.endpoint_id,
-                    job.id,
-                    &job.event_id,
-                    leased.attempt,
-                    &transition,
-                    outcome,
-                    cause,
-                );
-                true
-            }
-            Err(QueueError::LeaseLost) => {
-                telemetry::lease_lost(&job.endpoint_id, job.id, &job.event_id, leased.attempt);
-                false
-            }
-            Err(e) => {
-                tracing::warn!(
-                    endpoint = %job.endpoint_id,
-                    job = %job.id,
-                    event_id = %job.event_id,
-                    error = %e,
-                    "queue error ending a lease; the lease will lapse and the reaper return the job"
-                );
-                false
             }
         }
     }
