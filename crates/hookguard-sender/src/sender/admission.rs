@@ -3,8 +3,8 @@
 //! admit / defer / dead-letter for each leased job.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hookguard::Signer;
@@ -23,6 +23,8 @@ use crate::{BreakerState, Endpoint, Timestamp};
 #[derive(Debug)]
 pub(crate) struct EndpointRuntime {
     pub(crate) config: Endpoint,
+    /// The id as a metric label.
+    pub(crate) label: Arc<str>,
     pub(crate) url: reqwest::Url,
     pub(crate) signer: Signer,
     pub(crate) breaker: CircuitBreaker,
@@ -91,6 +93,7 @@ impl EndpointRuntime {
             None => None,
         };
         Ok(Self {
+            label: Arc::from(id.as_str()),
             url,
             signer,
             breaker: CircuitBreaker::new(s.breaker_threshold, s.breaker_cooldown),
@@ -182,7 +185,7 @@ impl EndpointRuntime {
 
 /// The lease options for the configured endpoints, and the earliest time a held-back one may move.
 pub(crate) fn lease_options(
-    endpoints: &HashMap<String, std::sync::Arc<EndpointRuntime>>,
+    endpoints: &HashMap<String, Arc<EndpointRuntime>>,
     now: Timestamp,
     batch: usize,
 ) -> (LeaseOptions, Option<Timestamp>) {

@@ -70,16 +70,20 @@ impl<Q> Claim<Q> {
     /// free slots reached what the leaser waits for.
     fn release(&mut self) -> bool {
         let mut wake = false;
+        let batch = self.sender.shared.settings.batch;
         if let Some(ep) = self.ep.take() {
             let before = ep.in_flight.fetch_sub(1, Ordering::AcqRel);
-            wake |= before >= ep.config.max_in_flight || ep.limiter.is_some();
+            let max = ep.config.max_in_flight;
+            let room = max.saturating_sub(before.saturating_sub(1));
+            // The leaser takes a held endpoint again at half of what it can take in one call.
+            let half = batch.min(max).div_ceil(2);
+            wake |= room == 1 || room == half || ep.limiter.is_some();
         }
         if let Some(permit) = self.permit.take() {
             let slots = Arc::clone(permit.semaphore());
             drop(permit);
             let free = slots.available_permits();
-            let half = self.sender.shared.settings.batch.div_ceil(2);
-            wake |= free == 1 || free == half;
+            wake |= free == 1 || free == batch.div_ceil(2);
         }
         wake
     }
@@ -108,7 +112,7 @@ impl Drop for ProbeSlot {
 /// What follows a conclusion, run once the queue answered.
 pub(crate) struct After<Q> {
     claim: Claim<Q>,
-    endpoint: String,
+    endpoint: Arc<str>,
     job: JobId,
     event_id: String,
     attempt: u32,
@@ -306,7 +310,11 @@ impl<Q: Queue> Sender<Q> {
             job,
             attempt: number,
         } = leased;
-        let (endpoint, job_id, event_id) = (job.endpoint_id.clone(), job.id, job.event_id.clone());
+        let endpoint = claim.ep.as_ref().map_or_else(
+            || Arc::from(job.endpoint_id.as_str()),
+            |e| Arc::clone(&e.label),
+        );
+        let (job_id, event_id) = (job.id, job.event_id.clone());
         let after = move |claim: Claim<Q>,
                           moved: Moved,
                           measured: Option<(&'static str, Duration)>,
@@ -394,7 +402,7 @@ impl<Q: Queue> Sender<Q> {
             () = self.heartbeat(&leased.handle) => {
                 // Another worker owns the job: record nothing, leave the breaker alone.
                 drop(probe);
-                telemetry::lease_lost(&ep.config.id, leased.job.id, &leased.job.event_id, number);
+                telemetry::lease_lost(&ep.label, leased.job.id, &leased.job.event_id, number);
                 return;
             }
             // Boxed: the request future is large, and this keeps the spawned slot task small to move.

@@ -1,5 +1,6 @@
 //! Every metric and log line the delivery engine emits, in one place (names: [`crate::metrics`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Timestamp;
@@ -32,10 +33,12 @@ pub(crate) fn breaker(endpoint: &str, open: bool) {
     });
 }
 
-pub(crate) fn attempt(endpoint: &str, result: &'static str, latency: Duration) {
-    metrics::counter!(m::DELIVERY_ATTEMPTS_TOTAL, "endpoint" => endpoint.to_owned(), "result" => result)
+// Endpoint labels are `Arc<str>`: a label per metric call is then a reference count, not an allocation.
+
+pub(crate) fn attempt(endpoint: &Arc<str>, result: &'static str, latency: Duration) {
+    metrics::counter!(m::DELIVERY_ATTEMPTS_TOTAL, "endpoint" => Arc::clone(endpoint), "result" => result)
         .increment(1);
-    metrics::histogram!(m::DELIVERY_SECONDS, "endpoint" => endpoint.to_owned())
+    metrics::histogram!(m::DELIVERY_SECONDS, "endpoint" => Arc::clone(endpoint))
         .record(latency.as_secs_f64());
 }
 
@@ -50,11 +53,12 @@ pub(crate) enum Moved {
 }
 
 /// The log line and counters for a transition the queue accepted.
-pub(crate) fn concluded(endpoint: &str, job: JobId, event_id: &str, attempt: u32, moved: &Moved) {
+pub(crate) fn concluded(label: &Arc<str>, job: JobId, event_id: &str, attempt: u32, moved: &Moved) {
+    let endpoint = &**label;
     match *moved {
         Moved::Delivered => {
             tracing::info!(endpoint, %job, event_id, attempt, outcome = "delivered", "delivered");
-            final_outcome(endpoint, "delivered");
+            final_outcome(label, "delivered");
         }
         Moved::Retry { at } => {
             tracing::info!(endpoint, %job, event_id, attempt, outcome = "retry", retry_at = %at, "attempt failed; retry scheduled");
@@ -62,12 +66,12 @@ pub(crate) fn concluded(endpoint: &str, job: JobId, event_id: &str, attempt: u32
         Moved::Deferred { at, cause } => {
             let cause = cause.as_str();
             tracing::info!(endpoint, %job, event_id, attempt, outcome = "deferred", cause, due_at = %at, "deferred without an attempt");
-            metrics::counter!(m::DEFERRALS_TOTAL, "endpoint" => endpoint.to_owned(), "cause" => cause)
+            metrics::counter!(m::DEFERRALS_TOTAL, "endpoint" => Arc::clone(label), "cause" => cause)
                 .increment(1);
         }
         Moved::Dead(reason) => {
             tracing::warn!(endpoint, %job, event_id, attempt, outcome = "dead_lettered", %reason, "dead-lettered");
-            final_outcome(endpoint, "dead_lettered");
+            final_outcome(label, "dead_lettered");
         }
         Moved::Released => {
             tracing::info!(endpoint, %job, event_id, attempt, outcome = "released", "lease released");
@@ -75,8 +79,8 @@ pub(crate) fn concluded(endpoint: &str, job: JobId, event_id: &str, attempt: u32
     }
 }
 
-fn final_outcome(endpoint: &str, outcome: &'static str) {
-    metrics::counter!(m::DELIVERIES_TOTAL, "endpoint" => endpoint.to_owned(), "outcome" => outcome)
+fn final_outcome(endpoint: &Arc<str>, outcome: &'static str) {
+    metrics::counter!(m::DELIVERIES_TOTAL, "endpoint" => Arc::clone(endpoint), "outcome" => outcome)
         .increment(1);
 }
 

@@ -185,20 +185,26 @@ impl<Q: Queue> Sender<Q> {
         {
             return Worth::Now;
         }
-        // Held-back endpoints that got room again: lease once half a batch of room is there, or after the
-        // linger, so that places freed one by one do not cost one lease call each.
-        let room: usize = last
-            .held
-            .iter()
-            .map(|ep| options.cap(ep).min(self.shared.settings.batch))
-            .sum();
-        if room == 0 {
-            Worth::No
-        } else if lingered || room * 2 >= self.shared.settings.batch {
-            Worth::Now
-        } else {
-            Worth::AfterLinger
+        // Held-back endpoints that got room again: lease once one has half of what it can take in one call,
+        // or after the linger, so that places freed one by one do not cost one lease call each.
+        let batch = self.shared.settings.batch;
+        let mut any = false;
+        for ep in &last.held {
+            let room = options.cap(ep);
+            if room == 0 {
+                continue;
+            }
+            let full = self
+                .shared
+                .endpoints
+                .get(ep)
+                .map_or(batch, |e| batch.min(e.config.max_in_flight));
+            if lingered || room * 2 >= full {
+                return Worth::Now;
+            }
+            any = true;
         }
+        if any { Worth::AfterLinger } else { Worth::No }
     }
 
     /// The process's leaser: fills free slots with leased jobs until `stop` is set, then waits for its
