@@ -4,7 +4,7 @@
 //! rate-limited to 100/s with a 10 000-job backlog, against the same three endpoints without the backlog.
 //!
 //! Run with: `cargo run --release -p hookguard-sender --example throughput -- [jobs] [workers] [batch]`
-//! (defaults: 50000 jobs, 32 workers, batch 16).
+//! (defaults: 50000 jobs, 32 slots, batch 4).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -187,7 +187,7 @@ mod dashboard {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let jobs = arg(1, 50_000);
     let workers = arg(2, 32);
-    let batch = arg(3, 16);
+    let batch = arg(3, 4);
     let payload = Bytes::from(format!("{{\"data\":\"{}\"}}", "x".repeat(1024 - 11)));
     assert_eq!(payload.len(), 1024);
 

@@ -9,7 +9,7 @@
 //! | `hookguard_dead_letters` | gauge | — (jobs in the dead-letter queue) |
 //! | `hookguard_breaker_open` | gauge | `endpoint` (1 open or half-open, 0 closed; a series per endpoint from the start) |
 //! | `hookguard_deferrals_total` | counter | `endpoint`, `cause` = `breaker` \| `rate_limit` \| `paused` (in-flight caps exclude an endpoint from leasing instead) |
-//! | `hookguard_leases_total` | counter | `result` = `lost` \| `reaped` \| `extended` \| `lease_expired` |
+//! | `hookguard_leases_total` | counter | `result` = `lost` \| `reaped` \| `extended` |
 //! | `hookguard_worker_restarts_total` | counter | — (a panicked worker task, logged and restarted) |
 //!
 //! Queue gauges are global values that every process exports: dashboards take `max`, not `sum`.

@@ -267,3 +267,70 @@ pub(crate) fn admit(ep: &EndpointRuntime, leased: &Leased, now: Timestamp, s: &S
     }
     Admit::Go { probe }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RateLimit;
+
+    const KEY: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    fn runtime(ep: Endpoint, now: Timestamp) -> Arc<EndpointRuntime> {
+        let s = Settings {
+            breaker_threshold: 1,
+            ..Settings::default()
+        };
+        Arc::new(EndpointRuntime::new(ep, true, &s, now).unwrap())
+    }
+
+    #[test]
+    fn held_back_endpoints_are_excluded_and_say_when_to_look_again() {
+        let now = Timestamp::from_unix_seconds(1_000);
+        let s = Duration::from_secs(1);
+        let open = runtime(Endpoint::new("open", "http://127.0.0.1/", KEY), now);
+        open.breaker.record_failure(now);
+        let full = runtime(
+            Endpoint::new("full", "http://127.0.0.1/", KEY).with_max_in_flight(2),
+            now,
+        );
+        full.in_flight.store(2, Ordering::Relaxed);
+        let limited = runtime(
+            Endpoint::new("limited", "http://127.0.0.1/", KEY)
+                .with_rate_limit(RateLimit::new(10.0, 4))
+                .with_max_in_flight(8),
+            now,
+        );
+        for _ in 0..4 {
+            limited.limiter.as_ref().unwrap().try_take(now).unwrap();
+        }
+        let paused = runtime(Endpoint::new("paused", "http://127.0.0.1/", KEY), now);
+        paused.set_state(EndpointState {
+            paused_until: Some(now + s * 30),
+            ..EndpointState::default()
+        });
+        let free = runtime(
+            Endpoint::new("free", "http://127.0.0.1/", KEY).with_max_in_flight(3),
+            now,
+        );
+        let all: HashMap<String, Arc<EndpointRuntime>> = [open, full, limited, paused, free]
+            .into_iter()
+            .map(|e| (e.config.id.clone(), e))
+            .collect();
+        let (options, wake) = lease_options(&all, now, 16);
+        for id in ["open", "full", "limited", "paused"] {
+            assert_eq!(options.cap(id), 0, "{id} is held back");
+        }
+        assert_eq!(options.cap("free"), 3, "free in-flight places");
+        assert_eq!(options.cap("unknown"), 16, "a batch for unknown endpoints");
+        // The limiter wants min(batch, burst, max_in_flight) = 4 tokens: 400 ms at 10/s.
+        assert_eq!(wake, Some(now + Duration::from_millis(400)));
+        let (options, _) = lease_options(&all, now + s * 60, 16);
+        assert_eq!(options.cap("open"), 1, "half-open: one probe");
+        assert_eq!(
+            options.cap("paused"),
+            2,
+            "the pause is over: its 2 in-flight places"
+        );
+        assert_eq!(options.cap("limited"), 4, "a whole burst again");
+    }
+}

@@ -198,9 +198,7 @@ impl<Q: Queue> Sender<Q> {
     /// The queue's error.
     pub async fn refresh_endpoint_states(&self) -> Result<(), QueueError> {
         let states: HashMap<_, _> = self
-            .shared
-            .queue
-            .endpoint_states()
+            .call(|| self.shared.queue.endpoint_states())
             .await?
             .into_iter()
             .collect();
