@@ -42,10 +42,18 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Requests go through a [`Transport`] ([`ReqwestTransport`] by default), so tests and demos can inject faults
+//! without sockets. Endpoints can be paused ([`Sender::pause`]: jobs wait) or disabled ([`Sender::disable`],
+//! or a 410: jobs dead-letter); the state lives in the queue, shared by every process.
+//!
+//! Breaker, rate limit and `max_in_flight` are per process: N sender processes on one queue allow up to N×.
+//!
 //! # Security
 //! Endpoint URLs that resolve to private, loopback or link-local addresses are refused (at build time for
-//! IP literals, at connect time for names) unless [`SenderBuilder::allow_private_networks`] is set.
-//! Redirects are not followed.
+//! IP literals, at connect time for names) unless [`SenderBuilder::allow_private_networks`] is set; such a
+//! job dead-letters `blocked-target` at once. Redirects are not followed (a 3xx dead-letters `redirect:3xx`).
+//! User-info and query strings of endpoint URLs (which may carry tokens) never reach logs, `Debug` output or
+//! attempt messages.
 #![forbid(unsafe_code)]
 
 mod breaker;

@@ -85,28 +85,25 @@ impl<Q: Queue> Sender<Q> {
 
 impl Workers {
     /// Graceful shutdown: no new leases; attempts in progress may finish for `grace`; then they are abandoned
-    /// and their jobs released (due again at once, no attempt spent), which may take one more queue timeout;
-    /// whatever still runs then is aborted (its leases lapse and the reaper returns the jobs). So this returns
-    /// within `grace` plus the queue timeout (5 s by default) plus a little.
+    /// and their jobs released (due again at once, no attempt spent). Whatever still runs at `grace` plus the
+    /// queue timeout (5 s by default) is aborted (its leases lapse and the reaper returns the jobs): this
+    /// returns by then.
     pub async fn shutdown(self, grace: Duration) {
         let _ = self.stop.send(true);
+        let hard = tokio::time::Instant::now() + grace + self.hard;
         let mut leaser = self.leaser;
         if tokio::time::timeout(grace, &mut leaser).await.is_err() {
             let _ = self.abort.send(true);
-            if tokio::time::timeout(self.hard, &mut leaser).await.is_err() {
+            if tokio::time::timeout_at(hard, &mut leaser).await.is_err() {
                 tracing::warn!("shutdown deadline passed; aborting the remaining deliveries");
                 leaser.abort();
-                let _ = leaser.await;
             }
         }
         // The leaser's end drops the last sender of the flusher's channel: it drains and stops.
-        let mut flusher = self.flusher;
-        if tokio::time::timeout(self.hard, &mut flusher).await.is_err() {
-            flusher.abort();
-        }
-        let mut reaper = self.reaper;
-        if tokio::time::timeout(self.hard, &mut reaper).await.is_err() {
-            reaper.abort();
+        for mut task in [self.flusher, self.reaper] {
+            if tokio::time::timeout_at(hard, &mut task).await.is_err() {
+                task.abort();
+            }
         }
     }
 }
