@@ -301,6 +301,7 @@ impl<Q: Queue> SenderBuilder<Q> {
                 required,
             });
         }
+        let transport_enforces_timeout = self.transport.is_none();
         let transport = match self.transport {
             Some(t) => t,
             None => {
@@ -331,6 +332,7 @@ impl<Q: Queue> SenderBuilder<Q> {
                 endpoints,
                 order,
                 transport,
+                transport_enforces_timeout,
                 settings: s,
                 wake: Notify::new(),
                 freed: Notify::new(),

@@ -40,6 +40,8 @@ pub(crate) struct Shared<Q> {
     pub(crate) endpoints: HashMap<String, Arc<EndpointRuntime>>,
     pub(crate) order: Vec<String>,
     pub(crate) transport: Arc<dyn Transport>,
+    /// The transport is the default one, which ends every attempt within its endpoint's timeout.
+    pub(crate) transport_enforces_timeout: bool,
     pub(crate) settings: Settings,
     /// New work from this process (an enqueue, a replay, a state change): the leaser looks at once.
     pub(crate) wake: Notify,

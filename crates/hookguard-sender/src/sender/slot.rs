@@ -393,13 +393,23 @@ impl<Q: Queue> Sender<Q> {
             attempt = number,
             probe = probe.is_some(),
         );
+        // The default transport ends an attempt within the endpoint's timeout: if that comes before the first
+        // beat, the heartbeat would never fire, so it is not even armed (one timer less per delivery).
+        let beats = !(sh.transport_enforces_timeout && ep.config.timeout < s.lease / 3);
+        let heartbeat = async {
+            if beats {
+                self.heartbeat(&leased.handle).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
         let tried = tokio::select! {
             biased;
             () = flag_set(&mut abort) => {
                 let a = after(claim, Moved::Released, None, BreakerVerdict::Neutral, None, probe);
                 return self.conclude(&concluder, leased.handle, Transition::Release, a).await;
             }
-            () = self.heartbeat(&leased.handle) => {
+            () = heartbeat => {
                 // Another worker owns the job: record nothing, leave the breaker alone.
                 drop(probe);
                 telemetry::lease_lost(&ep.label, leased.job.id, &leased.job.event_id, number);
