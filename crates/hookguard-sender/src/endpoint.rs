@@ -110,7 +110,7 @@ impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Endpoint")
             .field("id", &self.id)
-            .field("url", &self.url)
+            .field("url", &redact_url(&self.url))
             .field("scheme", &self.scheme.name())
             .field("keys", &format_args!("[{} × ***]", self.keys.len()))
             .field("event_types", &self.event_types)
@@ -193,5 +193,52 @@ impl Endpoint {
     #[must_use]
     pub fn subscribes_to(&self, event_type: &str) -> bool {
         self.event_types.is_empty() || self.event_types.iter().any(|t| t == event_type)
+    }
+}
+
+/// `url` without its user-info and query (either may carry a secret), for logs and `Debug`.
+pub(crate) fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let had_user = !u.username().is_empty() || u.password().is_some();
+            let had_query = u.query().is_some();
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
+            let mut s = u.to_string();
+            if had_user {
+                s = s.replacen("://", "://***@", 1);
+            }
+            if had_query {
+                s.push_str("?***");
+            }
+            s
+        }
+        Err(_) => "<invalid url>".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_user_info_and_query() {
+        let ep = Endpoint::new(
+            "ep",
+            "https://user:hunter2@example.com/hooks?token=s3cret#frag",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        );
+        let printed = format!("{ep:?}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("s3cret"),
+            "{printed}"
+        );
+        assert!(!printed.contains("user:"), "{printed}");
+        assert!(
+            printed.contains("https://***@example.com/hooks?***"),
+            "{printed}"
+        );
     }
 }

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::QueueError;
+use crate::queue::JobError;
 
 /// The sender's configuration is invalid.
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +104,17 @@ pub enum SendError {
     /// commas.
     #[error("invalid event id: it must be 1–256 visible ASCII characters without spaces or commas")]
     InvalidEventId,
-    /// The queue refused the job.
-    #[error("cannot enqueue the event")]
-    Queue(#[from] QueueError),
+    /// The job would not be deliverable (bad event type, payload over 1 MiB).
+    #[error("invalid job")]
+    Job(#[from] JobError),
+    /// The queue refused the event's jobs (none were stored, or, for a retry with the same id, some were
+    /// stored earlier: enqueueing again is safe, jobs are deduplicated by event id).
+    #[error("cannot enqueue event `{event_id}`")]
+    Queue {
+        /// The event's id: retry with [`Event::with_id`](crate::Event::with_id) and it.
+        event_id: String,
+        /// The queue's error.
+        #[source]
+        source: QueueError,
+    },
 }

@@ -3,12 +3,15 @@
 //! ```text
 //! app ── Sender::send / publish ──► Queue (persisted; returns a JobId at once: the 202 pattern)
 //!                                     │
-//!   workers: lease due jobs ◄─────────┘
-//!     endpoint at max_in_flight, breaker open, rate limited → defer (no attempt spent)
-//!     sign (hookguard::Signer: fresh timestamp and signature, same webhook-id) and POST with a timeout
-//!       2xx → ack │ 410 → disable endpoint + dead-letter │ permanent 4xx → dead-letter
+//!   leaser: lease due jobs ◄──────────┘ only from endpoints that may take them now (breaker open, at
+//!     max_in_flight, out of rate tokens or paused → not leased at all), into free slots; each job:
+//!     sign (hookguard::Signer: fresh timestamp and signature, same webhook-id) and POST with a timeout,
+//!     the lease extended every lease/3 meanwhile
+//!       2xx → ack │ 410 → disable endpoint + dead-letter │ permanent 4xx, 3xx, refused target → dead-letter
 //!       else → retry per RetryPolicy (Retry-After honoured, clamped) │ attempts exhausted → dead-letter
-//!   reaper: lapsed leases back to due; prune delivered jobs past the retention; queue gauges
+//!   flusher: the transitions of many jobs in one Queue::conclude call
+//!   reaper: lapsed leases back to due (3 lapses → dead-letter); jobs past max_age dead-letter; prune
+//!     delivered jobs past the retention; endpoint state; queue gauges
 //! ```
 //!
 //! Every decision about time reads the sender's [`Clock`], and queues take the time as an argument, so tests
@@ -39,10 +42,18 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Requests go through a [`Transport`] ([`ReqwestTransport`] by default), so tests and demos can inject faults
+//! without sockets. Endpoints can be paused ([`Sender::pause`]: jobs wait) or disabled ([`Sender::disable`],
+//! or a 410: jobs dead-letter); the state lives in the queue, shared by every process.
+//!
+//! Breaker, rate limit and `max_in_flight` are per process: N sender processes on one queue allow up to N×.
+//!
 //! # Security
 //! Endpoint URLs that resolve to private, loopback or link-local addresses are refused (at build time for
-//! IP literals, at connect time for names) unless [`SenderBuilder::allow_private_networks`] is set.
-//! Redirects are not followed.
+//! IP literals, at connect time for names) unless [`SenderBuilder::allow_private_networks`] is set; such a
+//! job dead-letters `blocked-target` at once. Redirects are not followed (a 3xx dead-letters `redirect:3xx`).
+//! User-info and query strings of endpoint URLs (which may carry tokens) never reach logs, `Debug` output or
+//! attempt messages.
 #![forbid(unsafe_code)]
 
 mod breaker;
@@ -55,6 +66,7 @@ mod rate_limit;
 mod retry;
 mod sender;
 mod ssrf;
+mod transport;
 
 #[cfg(feature = "conformance")]
 #[doc(hidden)]
@@ -68,10 +80,14 @@ pub use hookguard::{Clock, SystemClock, TestClock, Timestamp};
 pub use outcome::{Outcome, PermanentStatuses, classify, parse_retry_after};
 pub use queue::{
     Attempt, AttemptErrorKind, AttemptResult, BoxedQueue, Cursor, DeadLetterFilter, DeadLetterPage,
-    DeadLetterReason, Job, JobId, JobRecord, JobState, LeaseToken, Leased, MemoryQueue, NewJob,
-    Page, Queue, QueueError, QueueStats,
+    DeadLetterReason, EndpointState, Job, JobError, JobId, JobRecord, JobState, LeaseBatch,
+    LeaseHandle, LeaseOptions, LeaseToken, Leased, MAX_PAYLOAD, MemoryQueue, NewJob, Page,
+    Progress, Queue, QueueError, QueueStats, Transition, is_valid_event_id,
 };
 pub use rate_limit::RateLimit;
 pub use retry::RetryPolicy;
 pub use sender::{Enqueued, Event, LEASE_MARGIN, Sender, SenderBuilder, Workers};
 pub use ssrf::is_forbidden;
+pub use transport::{
+    Request, ReqwestTransport, Response, Transport, TransportError, TransportFuture,
+};

@@ -3,11 +3,16 @@
 //! | name | type | labels |
 //! |---|---|---|
 //! | `hookguard_deliveries_total` | counter | `endpoint`, `outcome` = `delivered` \| `dead_lettered` |
-//! | `hookguard_delivery_attempts_total` | counter | `endpoint`, `result` = `success` \| `retry_status` \| `permanent` \| `gone` \| `timeout` \| `connect` \| `blocked` \| `body` \| `request` |
+//! | `hookguard_delivery_attempts_total` | counter | `endpoint`, `result` = `success` \| `retry_status` \| `permanent` \| `gone` \| `redirect` \| `timeout` \| `connect` \| `blocked` \| `body` \| `request` |
 //! | `hookguard_delivery_seconds` | histogram | `endpoint` (buckets: [`DELIVERY_SECONDS_BUCKETS`]) |
 //! | `hookguard_queue_jobs` | gauge | `state` = `due` \| `scheduled` \| `in_flight` |
 //! | `hookguard_dead_letters` | gauge | — (jobs in the dead-letter queue) |
-//! | `hookguard_breaker_open` | gauge | `endpoint` (1 open or half-open, 0 closed) |
+//! | `hookguard_breaker_open` | gauge | `endpoint` (1 open or half-open, 0 closed; a series per endpoint from the start) |
+//! | `hookguard_deferrals_total` | counter | `endpoint`, `cause` = `breaker` \| `rate_limit` \| `paused` (in-flight caps exclude an endpoint from leasing instead) |
+//! | `hookguard_leases_total` | counter | `result` = `lost` \| `reaped` \| `extended` |
+//! | `hookguard_worker_restarts_total` | counter | — (a panicked worker task, logged and restarted) |
+//!
+//! Queue gauges are global values that every process exports: dashboards take `max`, not `sum`.
 //!
 //! The `metrics` facade does not carry buckets; set them in the exporter, e.g. with
 //! `metrics-exporter-prometheus`:
@@ -29,6 +34,13 @@ pub const QUEUE_JOBS: &str = "hookguard_queue_jobs";
 pub const DEAD_LETTERS: &str = "hookguard_dead_letters";
 /// Whether an endpoint's breaker is open.
 pub const BREAKER_OPEN: &str = "hookguard_breaker_open";
+
+/// Jobs held back without an attempt, by cause.
+pub const DEFERRALS_TOTAL: &str = "hookguard_deferrals_total";
+/// Lease events: lost (another worker owns the job), reaped (lapsed), extended (heartbeat).
+pub const LEASES_TOTAL: &str = "hookguard_leases_total";
+/// Worker tasks restarted after a panic.
+pub const WORKER_RESTARTS_TOTAL: &str = "hookguard_worker_restarts_total";
 
 /// Buckets for [`DELIVERY_SECONDS`]: 5 ms to 30 s (endpoint timeouts are 15 s by default).
 pub const DELIVERY_SECONDS_BUCKETS: &[f64] = &[

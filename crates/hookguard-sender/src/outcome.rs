@@ -98,8 +98,9 @@ pub(crate) const fn is_breaker_failure(status: Option<u16>) -> bool {
     }
 }
 
-/// Parses a `Retry-After` value (delay-seconds, or an HTTP date: an IMF-fixdate or any RFC 2822 date) into
-/// a delay from `now`; a date in the past is no delay.
+/// Parses a `Retry-After` value (delay-seconds, or an HTTP date in any of the three formats of RFC 9110
+/// §5.6.7: IMF-fixdate, the obsolete RFC 850 form and asctime; other RFC 2822 dates are accepted too) into a
+/// delay from `now`; a date in the past is no delay.
 ///
 /// ```
 /// use std::time::Duration;
@@ -107,6 +108,8 @@ pub(crate) const fn is_breaker_failure(status: Option<u16>) -> bool {
 /// let now = Timestamp::from_unix_seconds(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
 /// assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
 /// assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:50:37 GMT", now), Some(Duration::from_secs(60)));
+/// assert_eq!(parse_retry_after("Sunday, 06-Nov-94 08:50:37 GMT", now), Some(Duration::from_secs(60)));
+/// assert_eq!(parse_retry_after("Sun Nov  6 08:50:37 1994", now), Some(Duration::from_secs(60)));
 /// assert_eq!(parse_retry_after("soon", now), None);
 /// ```
 #[must_use]
@@ -118,9 +121,108 @@ pub fn parse_retry_after(value: &str, now: Timestamp) -> Option<Duration> {
     }
     // An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) is an RFC 2822 date with the zone `GMT`.
     let at = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822)
-        .ok()?
-        .unix_timestamp();
+        .ok()
+        .map(time::OffsetDateTime::unix_timestamp)
+        .or_else(|| rfc850(value, now))
+        .or_else(|| asctime(value))?;
     Some(Timestamp::from_unix_seconds(at).saturating_duration_since(now))
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+const DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+fn month(name: &str) -> Option<time::Month> {
+    let i = MONTHS.iter().position(|m| *m == name)?;
+    time::Month::try_from(i as u8 + 1).ok()
+}
+
+fn two_digits(s: &str) -> Option<u8> {
+    (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
+/// `HH:MM:SS`.
+fn clock_time(s: &str) -> Option<time::Time> {
+    let mut parts = s.split(':');
+    let (h, m, sec) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    time::Time::from_hms(two_digits(h)?, two_digits(m)?, two_digits(sec)?).ok()
+}
+
+fn unix(year: i32, month: time::Month, day: u8, at: time::Time) -> Option<i64> {
+    let date = time::Date::from_calendar_date(year, month, day).ok()?;
+    Some(
+        time::PrimitiveDateTime::new(date, at)
+            .assume_utc()
+            .unix_timestamp(),
+    )
+}
+
+/// `Sunday, 06-Nov-94 08:49:37 GMT`. A two-digit year more than 50 years ahead of `now` is in the past
+/// century (RFC 9110 §5.6.7).
+fn rfc850(value: &str, now: Timestamp) -> Option<i64> {
+    let (day_name, rest) = value.split_once(", ")?;
+    if !DAYS.contains(&day_name) {
+        return None;
+    }
+    let mut fields = rest.split(' ');
+    let (date, at, zone) = (fields.next()?, fields.next()?, fields.next()?);
+    if zone != "GMT" || fields.next().is_some() {
+        return None;
+    }
+    let mut d = date.split('-');
+    let (day, mon, yy) = (d.next()?, d.next()?, d.next()?);
+    if d.next().is_some() {
+        return None;
+    }
+    let this_year = time::OffsetDateTime::from_unix_timestamp(now.as_unix_seconds())
+        .ok()?
+        .year();
+    let yy = i32::from(two_digits(yy)?);
+    let mut year = this_year - this_year.rem_euclid(100) + yy;
+    if year > this_year + 50 {
+        year -= 100;
+    }
+    unix(year, month(mon)?, two_digits(day)?, clock_time(at)?)
+}
+
+/// `Sun Nov  6 08:49:37 1994` (the day space-padded to two characters).
+fn asctime(value: &str) -> Option<i64> {
+    if value.len() != 24 || !value.is_ascii() {
+        return None;
+    }
+    let (wd, mon, day, at, year) = (
+        &value[0..3],
+        &value[4..7],
+        &value[8..10],
+        &value[11..19],
+        &value[20..24],
+    );
+    let seps = [&value[3..4], &value[7..8], &value[10..11], &value[19..20]];
+    if seps.iter().any(|s| *s != " ") || !DAYS.iter().any(|d| &d[..3] == wd) {
+        return None;
+    }
+    let day = match day.as_bytes() {
+        [b' ', d] if d.is_ascii_digit() => d - b'0',
+        _ => two_digits(day)?,
+    };
+    if !year.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    unix(year.parse().ok()?, month(mon)?, day, clock_time(at)?)
 }
 
 #[cfg(test)]
@@ -168,7 +270,7 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_parses_both_forms_and_rejects_junk() {
+    fn retry_after_parses_all_three_date_formats_and_rejects_junk() {
         let now = Timestamp::from_unix_seconds(784_111_777);
         assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
         assert_eq!(
@@ -200,11 +302,44 @@ mod tests {
             parse_retry_after("Sun, 6 Nov 1994 08:50:37 +0000", now),
             Some(Duration::from_secs(60))
         );
+        // RFC 9110 §5.6.7: recipients accept the obsolete RFC 850 and asctime formats too.
+        assert_eq!(
+            parse_retry_after("Sunday, 06-Nov-94 08:49:38 GMT", now),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            parse_retry_after("Sun Nov  6 08:49:47 1994", now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_retry_after(
+                "Tue Feb 29 00:00:01 2000",
+                Timestamp::from_unix_seconds(951_782_400)
+            ),
+            Some(Duration::from_secs(1))
+        );
+        // A two-digit year more than 50 years ahead is in the past century.
+        let y2030 = Timestamp::from_unix_seconds(1_893_456_000); // 2030-01-01
+        assert_eq!(
+            parse_retry_after("Friday, 01-Jan-99 00:00:00 GMT", y2030),
+            Some(Duration::ZERO),
+            "1999, not 2099"
+        );
+        assert_eq!(
+            parse_retry_after("Sunday, 01-Jan-34 00:00:10 GMT", y2030),
+            Some(Duration::from_secs(4 * 365 * 86_400 + 86_400 + 10)),
+            "2034: within 50 years"
+        );
         for junk in [
             "",
             "-1",
             "1.5",
-            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 UTC",
+            "Sonntag, 06-Nov-94 08:49:37 GMT",
+            "Sunday, 06-Nov-1994 08:49:37 GMT",
+            "Sun Nov 6 08:49:37 1994",
+            "Sun Xyz  6 08:49:37 1994",
+            "Sun Nov  6 08:49:37 199x",
             "Sun, 06 Nov 1994 08:49:37 UTC",
             "Sun, 06 Xyz 1994 08:49:37 GMT",
             "Sun, 06 Nov 1994 25:49:37 GMT",

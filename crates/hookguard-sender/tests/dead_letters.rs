@@ -7,7 +7,7 @@ use std::time::Duration;
 use common::*;
 use hookguard_sender::{
     AttemptResult, DeadLetterFilter, DeadLetterReason, Event, JobState, Page, PermanentStatuses,
-    Queue,
+    Queue, QueueError,
 };
 
 #[tokio::test]
@@ -83,10 +83,10 @@ async fn gone_disables_the_endpoint_and_later_jobs_are_dead_lettered_without_a_r
             reason: DeadLetterReason::EndpointGone
         }
     );
-    assert!(
-        !sender.queue().is_enabled("ep").await.unwrap(),
-        "410 disables the endpoint in the queue"
-    );
+    let state = sender.queue().endpoint_state("ep").await.unwrap();
+    assert!(!state.enabled, "410 disables the endpoint in the queue");
+    assert_eq!(state.reason.as_deref(), Some("endpoint-gone"));
+    assert_eq!(state.changed_at, Some(T0));
 
     let second = sender.send("ep", Event::new("t", "{}")).await.unwrap();
     sender.process_due(1).await.unwrap();
@@ -101,14 +101,19 @@ async fn gone_disables_the_endpoint_and_later_jobs_are_dead_lettered_without_a_r
     assert!(rec.attempts.is_empty(), "no attempt was made");
     assert_eq!(rx.count(), 1, "no request went out");
 
+    // Replaying while it is disabled would dead-letter them again at once: the queue says so instead.
+    assert!(matches!(
+        sender.queue().replay(first, sender.now()).await,
+        Err(QueueError::EndpointDisabled(ep)) if ep == "ep"
+    ));
     // The operator fixes the subscriber, re-enables it and replays its dead letters.
-    sender.queue().set_enabled("ep", true).await.unwrap();
+    sender.enable("ep").await.unwrap();
     let replayed = sender
         .queue()
-        .replay_all(&DeadLetterFilter::endpoint("ep"), sender.now())
+        .replay_all(&DeadLetterFilter::endpoint("ep"), sender.now(), 100)
         .await
         .unwrap();
-    assert_eq!(replayed, 2);
+    assert_eq!(replayed, (2, false));
     assert_eq!(sender.process_due(10).await.unwrap(), 2);
     for id in [first, second] {
         assert!(matches!(
@@ -190,6 +195,42 @@ async fn dead_letters_are_listed_by_endpoint_and_time_and_purged() {
         4,
         "the two rounds after the minute"
     );
-    assert_eq!(q.purge(&DeadLetterFilter::endpoint("b")).await.unwrap(), 5);
+    assert_eq!(
+        q.purge(&DeadLetterFilter::endpoint("b"), 100)
+            .await
+            .unwrap(),
+        (5, false)
+    );
     assert_eq!(q.stats(sender.now()).await.unwrap().dead, 5);
+}
+
+#[tokio::test]
+async fn redirects_dead_letter_at_once_and_do_not_count_against_the_breaker() {
+    let clock = test_clock();
+    let rx = Receiver::start(
+        &clock,
+        [Reply::Status(
+            302,
+            "",
+            vec![("location", "http://127.0.0.1:1/elsewhere".into())],
+        )],
+    )
+    .await;
+    let sender = sender_for(&clock, &rx);
+    let job = sender.send("ep", Event::new("t", "{}")).await.unwrap();
+    sender.process_due(1).await.unwrap();
+    let rec = record(&sender, job).await;
+    assert_eq!(
+        rec.state,
+        JobState::Dead {
+            at: T0,
+            reason: DeadLetterReason::Redirect(302)
+        },
+        "never followed, never retried"
+    );
+    assert_eq!(rec.attempts.len(), 1);
+    assert_eq!(
+        sender.breaker_state("ep"),
+        Some(hookguard_sender::BreakerState::Closed { failures: 0 })
+    );
 }

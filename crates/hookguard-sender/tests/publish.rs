@@ -3,7 +3,9 @@
 mod common;
 
 use common::*;
-use hookguard_sender::{Endpoint, Event, SendError};
+use hookguard_sender::{
+    Endpoint, Event, JobError, MemoryQueue, Queue, QueueError, SendError, Sender,
+};
 
 #[tokio::test]
 async fn publish_fans_out_to_subscribed_endpoints_with_one_event_id() {
@@ -99,4 +101,59 @@ async fn bad_requests_are_typed_errors() {
         .await
         .unwrap();
     assert_eq!(stats.due, 0, "nothing was enqueued");
+}
+
+#[tokio::test]
+async fn publish_is_all_or_none_and_its_error_names_the_event_id() {
+    let clock = test_clock();
+    // Room for one job, two subscribed endpoints: the fan-out must not leave one of them enqueued.
+    let sender = Sender::builder(MemoryQueue::with_capacity(1))
+        .clock(clock.clone())
+        .allow_private_networks()
+        .endpoint(endpoint("a", "http://127.0.0.1:1/"))
+        .endpoint(endpoint("b", "http://127.0.0.1:1/"))
+        .build()
+        .unwrap();
+    let err = sender
+        .publish_event(Event::new("t", "{}").with_id("evt_full"))
+        .await
+        .unwrap_err();
+    match &err {
+        SendError::Queue { event_id, source } => {
+            assert_eq!(event_id, "evt_full");
+            assert!(matches!(source, QueueError::Full { capacity: 1 }));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("evt_full"), "{err}");
+    let stats = sender.queue().stats(sender.now()).await.unwrap();
+    assert_eq!(stats.due + stats.scheduled, 0, "none enqueued");
+    // A generated id is named too, so the caller can retry with it.
+    let err = sender.publish("t", "{}").await.unwrap_err();
+    assert!(
+        matches!(&err, SendError::Queue { event_id, .. } if event_id.starts_with("msg_")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn jobs_for_builds_the_fan_out_for_an_outbox() {
+    let clock = test_clock();
+    let sender = builder(&clock)
+        .endpoint(endpoint("a", "http://127.0.0.1:1/").with_event_types(["x"]))
+        .endpoint(endpoint("b", "http://127.0.0.1:1/"))
+        .build()
+        .unwrap();
+    let jobs = sender
+        .jobs_for(&Event::new("y", "{}").with_id("evt_1"))
+        .unwrap();
+    assert_eq!(jobs.len(), 1, "only b subscribes to y");
+    assert_eq!((jobs[0].endpoint_id(), jobs[0].event_id()), ("b", "evt_1"));
+    let ids = sender.queue().enqueue_many(jobs).await.unwrap();
+    assert_eq!(sender.process_due(10).await.unwrap(), ids.len());
+    let big = Event::new("y", vec![b'x'; hookguard_sender::MAX_PAYLOAD + 1]);
+    assert!(matches!(
+        sender.jobs_for(&big),
+        Err(SendError::Job(JobError::PayloadTooLarge { .. }))
+    ));
 }

@@ -26,5 +26,12 @@ fn futures_are_send() {
     assert_send(&sender.reap());
     assert_send(&sender.queue().stats(Timestamp::EPOCH));
     let q = MemoryQueue::new();
-    assert_send(&q.lease(Timestamp::EPOCH, 1, std::time::Duration::ZERO));
+    let options = hookguard_sender::LeaseOptions::all();
+    assert_send(&q.lease(Timestamp::EPOCH, 1, std::time::Duration::ZERO, &options));
+    assert_send(&q.conclude(Timestamp::EPOCH, Vec::new()));
+    assert_send(&q.wait_for_work(Timestamp::EPOCH, Timestamp::EPOCH));
+    let boxed = BoxedQueue::new(MemoryQueue::new());
+    assert_send(&boxed.lease(Timestamp::EPOCH, 1, std::time::Duration::ZERO, &options));
+    assert_send(&boxed.enqueue_many(Vec::new()));
+    assert_send(&sender.pause("ep", Timestamp::EPOCH));
 }

@@ -64,6 +64,19 @@ async fn a_name_resolving_to_loopback_is_refused_at_connect_time() {
         0,
         "the request never reached the loopback receiver"
     );
+    assert_eq!(
+        rec.state,
+        hookguard_sender::JobState::Dead {
+            at: T0,
+            reason: hookguard_sender::DeadLetterReason::BlockedTarget
+        },
+        "a refused target is dead-lettered at once, not retried for 75 h"
+    );
+    assert_eq!(
+        sender.breaker_state("ep"),
+        Some(hookguard_sender::BreakerState::Closed { failures: 0 }),
+        "and is no breaker failure"
+    );
 }
 
 #[test]

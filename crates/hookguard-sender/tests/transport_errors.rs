@@ -127,3 +127,30 @@ async fn a_retry_after_counts_even_when_the_body_then_breaks() {
         "the receiver asked for 10 minutes, longer than the schedule's 5 s"
     );
 }
+
+#[tokio::test]
+async fn secrets_in_the_url_reach_neither_attempt_messages_nor_debug_output() {
+    let clock = test_clock();
+    let url = format!(
+        "http://user:hunter2@127.0.0.1:{}/hooks?token=s3cret",
+        closed_port()
+    );
+    let b = builder(&clock).endpoint(endpoint("ep", &url));
+    let printed = format!("{b:?}");
+    assert!(
+        !printed.contains("hunter2") && !printed.contains("s3cret"),
+        "{printed}"
+    );
+    let sender = b.build().unwrap();
+    let job = sender.send("ep", Event::new("t", "{}")).await.unwrap();
+    sender.process_due(1).await.unwrap();
+    let rec = record(&sender, job).await;
+    let AttemptResult::Error { kind, message } = &rec.attempts[0].result else {
+        panic!("{:?}", rec.attempts[0])
+    };
+    assert_eq!(*kind, AttemptErrorKind::Connect);
+    assert!(
+        !message.contains("hunter2") && !message.contains("s3cret") && !message.contains("user"),
+        "{message}"
+    );
+}

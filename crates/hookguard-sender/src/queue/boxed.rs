@@ -7,36 +7,48 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    Attempt, DeadLetterFilter, DeadLetterPage, DeadLetterReason, JobId, JobRecord, LeaseToken,
-    Leased, NewJob, Page, Queue, QueueError, QueueStats,
+    DeadLetterFilter, DeadLetterPage, EndpointState, JobId, JobRecord, LeaseBatch, LeaseHandle,
+    LeaseOptions, NewJob, Page, Progress, Queue, QueueError, QueueStats, Transition,
 };
 use crate::Timestamp;
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, QueueError>> + Send + 'a>>;
+type Concluded = Vec<Result<(), QueueError>>;
 
 /// The object-safe twin of [`Queue`], implemented for every queue.
 trait DynQueue: Send + Sync + 'static {
-    fn enqueue(&self, job: NewJob) -> BoxFuture<'_, JobId>;
-    fn lease(&self, now: Timestamp, max: usize, lease_for: Duration) -> BoxFuture<'_, Vec<Leased>>;
-    fn ack<'a>(&'a self, token: &'a LeaseToken, attempt: Attempt) -> BoxFuture<'a, ()>;
-    fn retry_at<'a>(
+    fn enqueue_many(&self, jobs: Vec<NewJob>) -> BoxFuture<'_, Vec<JobId>>;
+    fn lease<'a>(
         &'a self,
-        token: &'a LeaseToken,
-        at: Timestamp,
-        attempt: Attempt,
-    ) -> BoxFuture<'a, ()>;
-    fn defer<'a>(&'a self, token: &'a LeaseToken, at: Timestamp) -> BoxFuture<'a, ()>;
-    fn dead_letter<'a>(
-        &'a self,
-        token: &'a LeaseToken,
         now: Timestamp,
-        attempt: Option<Attempt>,
-        reason: DeadLetterReason,
+        max: usize,
+        lease_for: Duration,
+        options: &'a LeaseOptions,
+    ) -> BoxFuture<'a, LeaseBatch>;
+    fn conclude(
+        &self,
+        now: Timestamp,
+        batch: Vec<(LeaseHandle, Transition)>,
+    ) -> BoxFuture<'_, Concluded>;
+    fn extend<'a>(
+        &'a self,
+        handle: &'a LeaseHandle,
+        until: Timestamp,
+        now: Timestamp,
     ) -> BoxFuture<'a, ()>;
-    fn release<'a>(&'a self, token: &'a LeaseToken) -> BoxFuture<'a, ()>;
-    fn extend<'a>(&'a self, token: &'a LeaseToken, until: Timestamp) -> BoxFuture<'a, ()>;
-    fn reap(&self, now: Timestamp) -> BoxFuture<'_, usize>;
-    fn prune(&self, older_than: Timestamp) -> BoxFuture<'_, usize>;
+    fn reap(&self, now: Timestamp, max_lapses: u32, limit: usize) -> BoxFuture<'_, Progress>;
+    fn expire(
+        &self,
+        created_before: Timestamp,
+        now: Timestamp,
+        limit: usize,
+    ) -> BoxFuture<'_, Progress>;
+    fn wait_for_work(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+    fn prune(&self, older_than: Timestamp, limit: usize) -> BoxFuture<'_, Progress>;
     fn get(&self, id: JobId) -> BoxFuture<'_, Option<JobRecord>>;
     fn dead_letters<'a>(
         &'a self,
@@ -48,54 +60,67 @@ trait DynQueue: Send + Sync + 'static {
         &'a self,
         filter: &'a DeadLetterFilter,
         now: Timestamp,
-    ) -> BoxFuture<'a, usize>;
-    fn purge<'a>(&'a self, filter: &'a DeadLetterFilter) -> BoxFuture<'a, usize>;
+        limit: usize,
+    ) -> BoxFuture<'a, Progress>;
+    fn purge<'a>(&'a self, filter: &'a DeadLetterFilter, limit: usize) -> BoxFuture<'a, Progress>;
     fn stats(&self, now: Timestamp) -> BoxFuture<'_, QueueStats>;
-    fn set_enabled<'a>(&'a self, endpoint_id: &'a str, enabled: bool) -> BoxFuture<'a, ()>;
-    fn is_enabled<'a>(&'a self, endpoint_id: &'a str) -> BoxFuture<'a, bool>;
+    fn endpoint_state<'a>(&'a self, endpoint_id: &'a str) -> BoxFuture<'a, EndpointState>;
+    fn endpoint_states(&self) -> BoxFuture<'_, Vec<(String, EndpointState)>>;
+    fn set_endpoint_state<'a>(
+        &'a self,
+        endpoint_id: &'a str,
+        state: EndpointState,
+    ) -> BoxFuture<'a, ()>;
 }
 
 impl<Q: Queue> DynQueue for Q {
-    fn enqueue(&self, job: NewJob) -> BoxFuture<'_, JobId> {
-        Box::pin(Queue::enqueue(self, job))
+    fn enqueue_many(&self, jobs: Vec<NewJob>) -> BoxFuture<'_, Vec<JobId>> {
+        Box::pin(Queue::enqueue_many(self, jobs))
     }
-    fn lease(&self, now: Timestamp, max: usize, lease_for: Duration) -> BoxFuture<'_, Vec<Leased>> {
-        Box::pin(Queue::lease(self, now, max, lease_for))
-    }
-    fn ack<'a>(&'a self, token: &'a LeaseToken, attempt: Attempt) -> BoxFuture<'a, ()> {
-        Box::pin(Queue::ack(self, token, attempt))
-    }
-    fn retry_at<'a>(
+    fn lease<'a>(
         &'a self,
-        token: &'a LeaseToken,
-        at: Timestamp,
-        attempt: Attempt,
-    ) -> BoxFuture<'a, ()> {
-        Box::pin(Queue::retry_at(self, token, at, attempt))
-    }
-    fn defer<'a>(&'a self, token: &'a LeaseToken, at: Timestamp) -> BoxFuture<'a, ()> {
-        Box::pin(Queue::defer(self, token, at))
-    }
-    fn dead_letter<'a>(
-        &'a self,
-        token: &'a LeaseToken,
         now: Timestamp,
-        attempt: Option<Attempt>,
-        reason: DeadLetterReason,
+        max: usize,
+        lease_for: Duration,
+        options: &'a LeaseOptions,
+    ) -> BoxFuture<'a, LeaseBatch> {
+        Box::pin(Queue::lease(self, now, max, lease_for, options))
+    }
+    fn conclude(
+        &self,
+        now: Timestamp,
+        batch: Vec<(LeaseHandle, Transition)>,
+    ) -> BoxFuture<'_, Concluded> {
+        Box::pin(Queue::conclude(self, now, batch))
+    }
+    fn extend<'a>(
+        &'a self,
+        handle: &'a LeaseHandle,
+        until: Timestamp,
+        now: Timestamp,
     ) -> BoxFuture<'a, ()> {
-        Box::pin(Queue::dead_letter(self, token, now, attempt, reason))
+        Box::pin(Queue::extend(self, handle, until, now))
     }
-    fn release<'a>(&'a self, token: &'a LeaseToken) -> BoxFuture<'a, ()> {
-        Box::pin(Queue::release(self, token))
+    fn reap(&self, now: Timestamp, max_lapses: u32, limit: usize) -> BoxFuture<'_, Progress> {
+        Box::pin(Queue::reap(self, now, max_lapses, limit))
     }
-    fn extend<'a>(&'a self, token: &'a LeaseToken, until: Timestamp) -> BoxFuture<'a, ()> {
-        Box::pin(Queue::extend(self, token, until))
+    fn expire(
+        &self,
+        created_before: Timestamp,
+        now: Timestamp,
+        limit: usize,
+    ) -> BoxFuture<'_, Progress> {
+        Box::pin(Queue::expire(self, created_before, now, limit))
     }
-    fn reap(&self, now: Timestamp) -> BoxFuture<'_, usize> {
-        Box::pin(Queue::reap(self, now))
+    fn wait_for_work(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(Queue::wait_for_work(self, now, until))
     }
-    fn prune(&self, older_than: Timestamp) -> BoxFuture<'_, usize> {
-        Box::pin(Queue::prune(self, older_than))
+    fn prune(&self, older_than: Timestamp, limit: usize) -> BoxFuture<'_, Progress> {
+        Box::pin(Queue::prune(self, older_than, limit))
     }
     fn get(&self, id: JobId) -> BoxFuture<'_, Option<JobRecord>> {
         Box::pin(Queue::get(self, id))
@@ -114,20 +139,28 @@ impl<Q: Queue> DynQueue for Q {
         &'a self,
         filter: &'a DeadLetterFilter,
         now: Timestamp,
-    ) -> BoxFuture<'a, usize> {
-        Box::pin(Queue::replay_all(self, filter, now))
+        limit: usize,
+    ) -> BoxFuture<'a, Progress> {
+        Box::pin(Queue::replay_all(self, filter, now, limit))
     }
-    fn purge<'a>(&'a self, filter: &'a DeadLetterFilter) -> BoxFuture<'a, usize> {
-        Box::pin(Queue::purge(self, filter))
+    fn purge<'a>(&'a self, filter: &'a DeadLetterFilter, limit: usize) -> BoxFuture<'a, Progress> {
+        Box::pin(Queue::purge(self, filter, limit))
     }
     fn stats(&self, now: Timestamp) -> BoxFuture<'_, QueueStats> {
         Box::pin(Queue::stats(self, now))
     }
-    fn set_enabled<'a>(&'a self, endpoint_id: &'a str, enabled: bool) -> BoxFuture<'a, ()> {
-        Box::pin(Queue::set_enabled(self, endpoint_id, enabled))
+    fn endpoint_state<'a>(&'a self, endpoint_id: &'a str) -> BoxFuture<'a, EndpointState> {
+        Box::pin(Queue::endpoint_state(self, endpoint_id))
     }
-    fn is_enabled<'a>(&'a self, endpoint_id: &'a str) -> BoxFuture<'a, bool> {
-        Box::pin(Queue::is_enabled(self, endpoint_id))
+    fn endpoint_states(&self) -> BoxFuture<'_, Vec<(String, EndpointState)>> {
+        Box::pin(Queue::endpoint_states(self))
+    }
+    fn set_endpoint_state<'a>(
+        &'a self,
+        endpoint_id: &'a str,
+        state: EndpointState,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(Queue::set_endpoint_state(self, endpoint_id, state))
     }
 }
 
@@ -156,51 +189,54 @@ impl fmt::Debug for BoxedQueue {
 }
 
 impl Queue for BoxedQueue {
-    async fn enqueue(&self, job: NewJob) -> Result<JobId, QueueError> {
-        self.0.enqueue(job).await
+    async fn enqueue_many(&self, jobs: Vec<NewJob>) -> Result<Vec<JobId>, QueueError> {
+        self.0.enqueue_many(jobs).await
     }
     async fn lease(
         &self,
         now: Timestamp,
         max: usize,
         lease_for: Duration,
-    ) -> Result<Vec<Leased>, QueueError> {
-        self.0.lease(now, max, lease_for).await
+        options: &LeaseOptions,
+    ) -> Result<LeaseBatch, QueueError> {
+        self.0.lease(now, max, lease_for, options).await
     }
-    async fn ack(&self, token: &LeaseToken, attempt: Attempt) -> Result<(), QueueError> {
-        self.0.ack(token, attempt).await
-    }
-    async fn retry_at(
+    async fn conclude(
         &self,
-        token: &LeaseToken,
-        at: Timestamp,
-        attempt: Attempt,
-    ) -> Result<(), QueueError> {
-        self.0.retry_at(token, at, attempt).await
-    }
-    async fn defer(&self, token: &LeaseToken, at: Timestamp) -> Result<(), QueueError> {
-        self.0.defer(token, at).await
-    }
-    async fn dead_letter(
-        &self,
-        token: &LeaseToken,
         now: Timestamp,
-        attempt: Option<Attempt>,
-        reason: DeadLetterReason,
+        batch: Vec<(LeaseHandle, Transition)>,
+    ) -> Result<Concluded, QueueError> {
+        self.0.conclude(now, batch).await
+    }
+    async fn extend(
+        &self,
+        handle: &LeaseHandle,
+        until: Timestamp,
+        now: Timestamp,
     ) -> Result<(), QueueError> {
-        self.0.dead_letter(token, now, attempt, reason).await
+        self.0.extend(handle, until, now).await
     }
-    async fn release(&self, token: &LeaseToken) -> Result<(), QueueError> {
-        self.0.release(token).await
+    async fn reap(
+        &self,
+        now: Timestamp,
+        max_lapses: u32,
+        limit: usize,
+    ) -> Result<Progress, QueueError> {
+        self.0.reap(now, max_lapses, limit).await
     }
-    async fn extend(&self, token: &LeaseToken, until: Timestamp) -> Result<(), QueueError> {
-        self.0.extend(token, until).await
+    async fn expire(
+        &self,
+        created_before: Timestamp,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Progress, QueueError> {
+        self.0.expire(created_before, now, limit).await
     }
-    async fn reap(&self, now: Timestamp) -> Result<usize, QueueError> {
-        self.0.reap(now).await
+    async fn wait_for_work(&self, now: Timestamp, until: Timestamp) {
+        self.0.wait_for_work(now, until).await;
     }
-    async fn prune(&self, older_than: Timestamp) -> Result<usize, QueueError> {
-        self.0.prune(older_than).await
+    async fn prune(&self, older_than: Timestamp, limit: usize) -> Result<Progress, QueueError> {
+        self.0.prune(older_than, limit).await
     }
     async fn get(&self, id: JobId) -> Result<Option<JobRecord>, QueueError> {
         self.0.get(id).await
@@ -219,19 +255,27 @@ impl Queue for BoxedQueue {
         &self,
         filter: &DeadLetterFilter,
         now: Timestamp,
-    ) -> Result<usize, QueueError> {
-        self.0.replay_all(filter, now).await
+        limit: usize,
+    ) -> Result<Progress, QueueError> {
+        self.0.replay_all(filter, now, limit).await
     }
-    async fn purge(&self, filter: &DeadLetterFilter) -> Result<usize, QueueError> {
-        self.0.purge(filter).await
+    async fn purge(&self, filter: &DeadLetterFilter, limit: usize) -> Result<Progress, QueueError> {
+        self.0.purge(filter, limit).await
     }
     async fn stats(&self, now: Timestamp) -> Result<QueueStats, QueueError> {
         self.0.stats(now).await
     }
-    async fn set_enabled(&self, endpoint_id: &str, enabled: bool) -> Result<(), QueueError> {
-        self.0.set_enabled(endpoint_id, enabled).await
+    async fn endpoint_state(&self, endpoint_id: &str) -> Result<EndpointState, QueueError> {
+        self.0.endpoint_state(endpoint_id).await
     }
-    async fn is_enabled(&self, endpoint_id: &str) -> Result<bool, QueueError> {
-        self.0.is_enabled(endpoint_id).await
+    async fn endpoint_states(&self) -> Result<Vec<(String, EndpointState)>, QueueError> {
+        self.0.endpoint_states().await
+    }
+    async fn set_endpoint_state(
+        &self,
+        endpoint_id: &str,
+        state: EndpointState,
+    ) -> Result<(), QueueError> {
+        self.0.set_endpoint_state(endpoint_id, state).await
     }
 }

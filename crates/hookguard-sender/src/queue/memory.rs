@@ -4,16 +4,19 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use tokio::sync::Notify;
+
 use super::{
-    Attempt, Cursor, DeadLetterFilter, DeadLetterPage, DeadLetterReason, Job, JobId, JobRecord,
-    JobState, LeaseToken, Leased, NewJob, Page, Queue, QueueError, QueueStats,
+    Attempt, Cursor, DeadLetterFilter, DeadLetterPage, DeadLetterReason, EndpointState, Job, JobId,
+    JobRecord, JobState, LeaseBatch, LeaseHandle, LeaseOptions, LeaseToken, Leased, NewJob, Page,
+    Progress, Queue, QueueError, QueueStats, Transition,
 };
 use crate::Timestamp;
 
 /// The default capacity: scheduled, in-flight and dead jobs together.
 const DEFAULT_CAPACITY: usize = 100_000;
 
-/// A queue in process memory: an ordered index of due times behind one mutex.
+/// A queue in process memory: per-endpoint ordered indexes of due times behind one mutex.
 ///
 /// # Not durable
 ///
@@ -23,14 +26,15 @@ const DEFAULT_CAPACITY: usize = 100_000;
 /// # Bounded
 ///
 /// It holds at most `capacity` scheduled, in-flight and dead jobs together (default 100 000);
-/// [`enqueue`](Queue::enqueue) beyond that fails with [`QueueError::Full`] (purge or replay the dead letters,
-/// or raise the capacity). Delivered jobs are kept, in a separate bound of the same size, until
+/// [`enqueue_many`](Queue::enqueue_many) beyond that fails with [`QueueError::Full`] (purge or replay the dead
+/// letters, or raise the capacity). Delivered jobs are kept, in a separate bound of the same size, until
 /// [`prune`](Queue::prune)d (the sender prunes after its retention) so that a repeated event id still finds its
 /// job; past that bound the oldest delivered records are dropped early.
 #[derive(Debug)]
 pub struct MemoryQueue {
     inner: Mutex<Inner>,
     capacity: usize,
+    wake: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -39,15 +43,20 @@ struct Inner {
     seq: u64,
     jobs: HashMap<JobId, Entry>,
     by_event: HashMap<(String, String), JobId>,
-    /// `(due_at, seq, id)` of scheduled jobs, earliest first (`seq` keeps equal times in FIFO order).
-    due: BTreeSet<(Timestamp, u64, JobId)>,
+    /// Per endpoint, `(due_at, seq, id)` of its scheduled jobs (`seq` keeps equal times in FIFO order).
+    due: HashMap<String, BTreeSet<(Timestamp, u64, JobId)>>,
+    /// One entry per endpoint with scheduled jobs: its earliest `(due_at, seq)`. Leasing walks this, so an
+    /// excluded endpoint costs one step however long its backlog.
+    ready: BTreeSet<(Timestamp, u64, String)>,
+    heads: HashMap<String, (Timestamp, u64)>,
+    /// `(created_at, id)` of scheduled jobs, for `expire`.
+    by_created: BTreeSet<(Timestamp, JobId)>,
     /// `(until, id)` of leased jobs.
     leases: BTreeSet<(Timestamp, JobId)>,
-    by_token: HashMap<LeaseToken, JobId>,
     /// `(dead_at, id)` of dead letters.
     dead: BTreeSet<(Timestamp, JobId)>,
     delivered: BTreeSet<(Timestamp, JobId)>,
-    disabled: std::collections::HashSet<String>,
+    states: HashMap<String, EndpointState>,
     /// Scheduled, in-flight and dead jobs (the bounded ones).
     live: usize,
 }
@@ -56,9 +65,11 @@ struct Inner {
 struct Entry {
     job: Job,
     state: JobState,
-    /// Matches the heap entry that is current for this job.
+    /// Matches the `due` entry that is current for this job.
     seq: u64,
     token: Option<LeaseToken>,
+    /// Consecutive lapsed leases since the last recorded attempt.
+    lapses: u32,
     attempts: Vec<Attempt>,
 }
 
@@ -81,6 +92,7 @@ impl MemoryQueue {
         Self {
             inner: Mutex::new(Inner::default()),
             capacity,
+            wake: Notify::new(),
         }
     }
 
@@ -91,8 +103,8 @@ impl MemoryQueue {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave `Inner` half-updated in a way that matters more than
-        // losing the queue, so keep going.
+        // Every method validates before it mutates, so a panic cannot leave `Inner` half-updated in a way
+        // that matters more than losing the queue: keep going.
         self.inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -100,34 +112,151 @@ impl MemoryQueue {
 }
 
 impl Inner {
-    fn schedule(&mut self, id: JobId, at: Timestamp) {
-        self.seq += 1;
-        let seq = self.seq;
-        if let Some(e) = self.jobs.get_mut(&id) {
-            if let JobState::Scheduled { due_at } = e.state {
-                self.due.remove(&(due_at, e.seq, id));
-            }
-            e.state = JobState::Scheduled { due_at: at };
-            e.seq = seq;
-            e.token = None;
-            self.due.insert((at, seq, id));
-        }
-    }
-
-    /// The leased job holding `token`, removed from the lease indexes.
-    fn take_lease(&mut self, token: &LeaseToken) -> Result<JobId, QueueError> {
-        let id = self.by_token.remove(token).ok_or(QueueError::LeaseLost)?;
-        if let Some(e) = self.jobs.get_mut(&id) {
-            e.token = None;
-            if let JobState::InFlight { until } = e.state {
-                self.leases.remove(&(until, id));
-            }
-        }
-        Ok(id)
-    }
-
     fn entry(&mut self, id: JobId) -> &mut Entry {
         self.jobs.get_mut(&id).expect("indexed job exists")
+    }
+
+    /// Re-indexes `endpoint`'s earliest due job in `ready`.
+    fn set_head(&mut self, endpoint: &str) {
+        let new = self
+            .due
+            .get(endpoint)
+            .and_then(BTreeSet::first)
+            .map(|&(t, s, _)| (t, s));
+        let old = self.heads.get(endpoint).copied();
+        if old == new {
+            return;
+        }
+        if let Some((t, s)) = old {
+            self.ready.remove(&(t, s, endpoint.to_owned()));
+            self.heads.remove(endpoint);
+        }
+        match new {
+            Some((t, s)) => {
+                self.ready.insert((t, s, endpoint.to_owned()));
+                self.heads.insert(endpoint.to_owned(), (t, s));
+            }
+            None => {
+                self.due.remove(endpoint);
+            }
+        }
+    }
+
+    /// Removes a job from the indexes of its current state (scheduled or in flight).
+    fn leave_state(&mut self, id: JobId) {
+        let Some(e) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        e.token = None;
+        match e.state {
+            JobState::Scheduled { due_at } => {
+                let (seq, created, endpoint) = (e.seq, e.job.created_at, e.job.endpoint_id.clone());
+                if let Some(set) = self.due.get_mut(&endpoint) {
+                    set.remove(&(due_at, seq, id));
+                }
+                self.by_created.remove(&(created, id));
+                self.set_head(&endpoint);
+            }
+            JobState::InFlight { until } => {
+                self.leases.remove(&(until, id));
+            }
+            JobState::Delivered { .. } | JobState::Dead { .. } => {}
+        }
+    }
+
+    fn schedule(&mut self, id: JobId, at: Timestamp) {
+        self.leave_state(id);
+        self.seq += 1;
+        let seq = self.seq;
+        let e = self.entry(id);
+        e.state = JobState::Scheduled { due_at: at };
+        e.seq = seq;
+        let (created, endpoint) = (e.job.created_at, e.job.endpoint_id.clone());
+        self.due
+            .entry(endpoint.clone())
+            .or_default()
+            .insert((at, seq, id));
+        self.by_created.insert((created, id));
+        self.set_head(&endpoint);
+    }
+
+    fn kill(&mut self, id: JobId, now: Timestamp, reason: DeadLetterReason) {
+        self.leave_state(id);
+        self.entry(id).state = JobState::Dead { at: now, reason };
+        self.dead.insert((now, id));
+    }
+
+    fn record_attempt(&mut self, id: JobId, attempt: Attempt) {
+        let e = self.entry(id);
+        e.job.attempts += 1;
+        e.lapses = 0;
+        e.attempts.push(attempt);
+    }
+
+    /// The job `handle` leases, if the lease is still held (lapsed but not reaped counts as held).
+    fn check(&self, handle: &LeaseHandle) -> Result<(), QueueError> {
+        match self.jobs.get(&handle.id) {
+            Some(e)
+                if matches!(e.state, JobState::InFlight { .. })
+                    && e.token.as_ref() == Some(&handle.token) =>
+            {
+                Ok(())
+            }
+            _ => Err(QueueError::LeaseLost),
+        }
+    }
+
+    fn apply(
+        &mut self,
+        now: Timestamp,
+        handle: &LeaseHandle,
+        transition: Transition,
+        capacity: usize,
+    ) -> Result<(), QueueError> {
+        self.check(handle)?;
+        let id = handle.id;
+        match transition {
+            Transition::Ack { attempt } => {
+                let at = attempt.at;
+                self.record_attempt(id, attempt);
+                self.leave_state(id);
+                self.entry(id).state = JobState::Delivered { at };
+                self.delivered.insert((at, id));
+                self.live -= 1;
+                // Keep at most `capacity` delivered records: the oldest go early (their event ids are new again).
+                while self.delivered.len() > capacity {
+                    if let Some((_, old)) = self.delivered.pop_first() {
+                        if let Some(e) = self.jobs.remove(&old) {
+                            self.by_event.remove(&(e.job.endpoint_id, e.job.event_id));
+                        }
+                    }
+                }
+            }
+            Transition::RetryAt { at, attempt } => {
+                self.record_attempt(id, attempt);
+                self.schedule(id, at);
+            }
+            Transition::Defer { at } => self.schedule(id, at),
+            Transition::DeadLetter {
+                reason,
+                attempt,
+                disable_endpoint,
+            } => {
+                if let Some(attempt) = attempt {
+                    self.record_attempt(id, attempt);
+                }
+                self.kill(id, now, reason);
+                if disable_endpoint {
+                    let endpoint = self.entry(id).job.endpoint_id.clone();
+                    let state = self.states.entry(endpoint).or_default();
+                    state.enabled = false;
+                    state.reason = Some(reason.to_string());
+                    state.changed_at = Some(now);
+                }
+            }
+            Transition::Release => self.schedule(id, now),
+        }
+        Ok(())
     }
 
     fn record(&self, id: JobId) -> Option<JobRecord> {
@@ -138,69 +267,114 @@ impl Inner {
         })
     }
 
-    fn matching_dead(&self, filter: &DeadLetterFilter) -> Vec<(Timestamp, JobId)> {
-        self.dead
-            .iter()
-            .filter(|(at, id)| {
-                self.jobs
-                    .get(id)
-                    .is_some_and(|e| filter.matches(&e.job.endpoint_id, *at))
-            })
-            .copied()
-            .collect()
+    fn is_disabled(&self, endpoint_id: &str) -> bool {
+        self.states.get(endpoint_id).is_some_and(|s| !s.enabled)
+    }
+
+    /// Dead letters matching `filter`, oldest first, skipping those `skip` rejects: at most `limit`, and
+    /// whether there are more.
+    fn matching_dead(
+        &self,
+        filter: &DeadLetterFilter,
+        limit: usize,
+        skip: impl Fn(&Entry) -> bool,
+    ) -> (Vec<(Timestamp, JobId)>, bool) {
+        let mut out = Vec::new();
+        for &(at, id) in &self.dead {
+            let Some(e) = self.jobs.get(&id) else {
+                continue;
+            };
+            if !filter.matches(&e.job.endpoint_id, at) || skip(e) {
+                continue;
+            }
+            if out.len() == limit {
+                return (out, true);
+            }
+            out.push((at, id));
+        }
+        (out, false)
     }
 
     fn replay(&mut self, id: JobId, now: Timestamp) -> Result<(), QueueError> {
-        let Some(JobState::Dead { at, .. }) = self.jobs.get(&id).map(|e| e.state) else {
+        let Some(e) = self.jobs.get(&id) else {
             return Err(QueueError::NotFound(id));
         };
+        if !matches!(e.state, JobState::Dead { .. }) {
+            return Err(QueueError::NotFound(id));
+        }
+        if self.is_disabled(&e.job.endpoint_id) {
+            return Err(QueueError::EndpointDisabled(e.job.endpoint_id.clone()));
+        }
+        let JobState::Dead { at, .. } = e.state else {
+            unreachable!("checked above")
+        };
         self.dead.remove(&(at, id));
-        self.entry(id).job.attempts = 0;
+        let e = self.entry(id);
+        e.job.attempts = 0;
+        e.lapses = 0;
         self.schedule(id, now);
         Ok(())
     }
 }
 
 impl Queue for MemoryQueue {
-    async fn enqueue(&self, new: NewJob) -> Result<JobId, QueueError> {
+    async fn enqueue_many(&self, jobs: Vec<NewJob>) -> Result<Vec<JobId>, QueueError> {
         let mut inner = self.lock();
-        let key = (new.endpoint_id, new.event_id);
-        if let Some(id) = inner.by_event.get(&key) {
-            return Ok(*id);
+        // All or none: count the new keys first, so a full queue refuses the whole call.
+        let mut fresh = std::collections::HashSet::new();
+        for j in &jobs {
+            let key = (j.endpoint_id().to_owned(), j.event_id().to_owned());
+            if !inner.by_event.contains_key(&key) {
+                fresh.insert(key);
+            }
         }
-        if inner.live >= self.capacity {
+        if inner.live + fresh.len() > self.capacity {
             return Err(QueueError::Full {
                 capacity: self.capacity,
             });
         }
-        inner.next_id += 1;
-        let id = JobId(inner.next_id);
-        let (endpoint_id, event_id) = key;
-        inner
-            .by_event
-            .insert((endpoint_id.clone(), event_id.clone()), id);
-        let job = Job {
-            id,
-            endpoint_id,
-            event_id,
-            event_type: new.event_type,
-            payload: new.payload,
-            created_at: new.created_at,
-            attempts: 0,
-        };
-        inner.jobs.insert(
-            id,
-            Entry {
-                job,
-                state: JobState::Scheduled { due_at: new.due_at },
-                seq: 0,
-                token: None,
-                attempts: Vec::new(),
-            },
-        );
-        inner.live += 1;
-        inner.schedule(id, new.due_at);
-        Ok(id)
+        let mut ids = Vec::with_capacity(jobs.len());
+        for new in jobs {
+            let (endpoint_id, event_id, event_type, payload, created_at, due_at) = new.into_parts();
+            let key = (endpoint_id, event_id);
+            if let Some(id) = inner.by_event.get(&key) {
+                ids.push(*id);
+                continue;
+            }
+            inner.next_id += 1;
+            let id = JobId(inner.next_id);
+            let (endpoint_id, event_id) = key;
+            inner
+                .by_event
+                .insert((endpoint_id.clone(), event_id.clone()), id);
+            let job = Job {
+                id,
+                endpoint_id,
+                event_id,
+                event_type,
+                payload,
+                created_at,
+                attempts: 0,
+            };
+            inner.jobs.insert(
+                id,
+                Entry {
+                    job,
+                    // Not indexed yet: `schedule` indexes it.
+                    state: JobState::Delivered { at: created_at },
+                    seq: 0,
+                    token: None,
+                    lapses: 0,
+                    attempts: Vec::new(),
+                },
+            );
+            inner.live += 1;
+            inner.schedule(id, due_at);
+            ids.push(id);
+        }
+        drop(inner);
+        self.wake.notify_waiters();
+        Ok(ids)
     }
 
     async fn lease(
@@ -208,159 +382,186 @@ impl Queue for MemoryQueue {
         now: Timestamp,
         max: usize,
         lease_for: Duration,
-    ) -> Result<Vec<Leased>, QueueError> {
+        options: &LeaseOptions,
+    ) -> Result<LeaseBatch, QueueError> {
         let mut inner = self.lock();
-        let mut out = Vec::new();
         let until = now + lease_for;
-        while out.len() < max {
-            let Some(&(at, seq, id)) = inner.due.first() else {
-                break;
-            };
-            if at > now {
-                break;
+        // Endpoints with due work, ordered by their oldest due job; each with what it may still give.
+        let mut candidates: Vec<(String, usize)> = inner
+            .ready
+            .iter()
+            .take_while(|(t, _, _)| *t <= now)
+            .filter_map(|(_, _, ep)| {
+                let cap = options.cap(ep);
+                (cap > 0).then(|| (ep.clone(), cap))
+            })
+            .collect();
+        let mut jobs = Vec::new();
+        let mut exhausted = std::collections::HashSet::new();
+        while jobs.len() < max && !candidates.is_empty() {
+            let mut i = 0;
+            while i < candidates.len() && jobs.len() < max {
+                let (ep, cap) = &mut candidates[i];
+                let head = inner
+                    .due
+                    .get(ep.as_str())
+                    .and_then(BTreeSet::first)
+                    .copied();
+                let Some((at, _, id)) = head.filter(|h| h.0 <= now) else {
+                    candidates.remove(i);
+                    continue;
+                };
+                debug_assert!(at <= now);
+                *cap -= 1;
+                let exhausted_now = *cap == 0;
+                inner.leave_state(id);
+                let token = LeaseToken::random();
+                let e = inner.entry(id);
+                e.state = JobState::InFlight { until };
+                e.token = Some(token.clone());
+                let job = e.job.clone();
+                inner.leases.insert((until, id));
+                let attempt = job.attempts + 1;
+                jobs.push(Leased {
+                    handle: LeaseHandle { id, token },
+                    job,
+                    attempt,
+                });
+                if exhausted_now {
+                    exhausted.insert(candidates.remove(i).0);
+                } else {
+                    i += 1;
+                }
             }
-            inner.due.remove(&(at, seq, id));
-            let token = LeaseToken::random();
-            let entry = inner.entry(id);
-            entry.state = JobState::InFlight { until };
-            entry.token = Some(token.clone());
-            let job = entry.job.clone();
-            inner.leases.insert((until, id));
-            inner.by_token.insert(token.clone(), id);
-            let attempt = job.attempts + 1;
-            out.push(Leased {
-                job,
-                token,
-                attempt,
-            });
+        }
+        let next_due = inner
+            .ready
+            .iter()
+            .find(|(_, _, ep)| options.cap(ep) > 0 && !exhausted.contains(ep))
+            .map(|(t, _, _)| *t);
+        Ok(LeaseBatch { jobs, next_due })
+    }
+
+    async fn conclude(
+        &self,
+        now: Timestamp,
+        batch: Vec<(LeaseHandle, Transition)>,
+    ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
+        let mut inner = self.lock();
+        let mut wake = false;
+        let out = batch
+            .into_iter()
+            .map(|(handle, t)| {
+                wake |= matches!(t, Transition::Release);
+                inner.apply(now, &handle, t, self.capacity)
+            })
+            .collect();
+        drop(inner);
+        if wake {
+            self.wake.notify_waiters();
         }
         Ok(out)
     }
 
-    async fn ack(&self, token: &LeaseToken, attempt: Attempt) -> Result<(), QueueError> {
-        let mut inner = self.lock();
-        let id = inner.take_lease(token)?;
-        let at = attempt.at;
-        let entry = inner.entry(id);
-        entry.job.attempts += 1;
-        entry.attempts.push(attempt);
-        entry.state = JobState::Delivered { at };
-        inner.delivered.insert((at, id));
-        inner.live -= 1;
-        // Keep at most `capacity` delivered records: the oldest go early (their event ids are new again).
-        while inner.delivered.len() > self.capacity {
-            if let Some((_, old)) = inner.delivered.pop_first() {
-                if let Some(e) = inner.jobs.remove(&old) {
-                    inner.by_event.remove(&(e.job.endpoint_id, e.job.event_id));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn retry_at(
+    async fn extend(
         &self,
-        token: &LeaseToken,
-        at: Timestamp,
-        attempt: Attempt,
+        handle: &LeaseHandle,
+        until: Timestamp,
+        _now: Timestamp,
     ) -> Result<(), QueueError> {
         let mut inner = self.lock();
-        let id = inner.take_lease(token)?;
-        let entry = inner.entry(id);
-        entry.job.attempts += 1;
-        entry.attempts.push(attempt);
-        inner.schedule(id, at);
+        inner.check(handle)?;
+        let e = inner.entry(handle.id);
+        let JobState::InFlight { until: old } = e.state else {
+            unreachable!("checked: in flight")
+        };
+        e.state = JobState::InFlight { until };
+        inner.leases.remove(&(old, handle.id));
+        inner.leases.insert((until, handle.id));
         Ok(())
     }
 
-    async fn defer(&self, token: &LeaseToken, at: Timestamp) -> Result<(), QueueError> {
-        let mut inner = self.lock();
-        let id = inner.take_lease(token)?;
-        inner.schedule(id, at);
-        Ok(())
-    }
-
-    async fn dead_letter(
+    async fn reap(
         &self,
-        token: &LeaseToken,
         now: Timestamp,
-        attempt: Option<Attempt>,
-        reason: DeadLetterReason,
-    ) -> Result<(), QueueError> {
-        let mut inner = self.lock();
-        let id = inner.take_lease(token)?;
-        let entry = inner.entry(id);
-        if let Some(attempt) = attempt {
-            entry.job.attempts += 1;
-            entry.attempts.push(attempt);
-        }
-        entry.state = JobState::Dead { at: now, reason };
-        inner.dead.insert((now, id));
-        Ok(())
-    }
-
-    async fn release(&self, token: &LeaseToken) -> Result<(), QueueError> {
-        let mut inner = self.lock();
-        let id = inner.take_lease(token)?;
-        // Due at once: the lease's own start is not known here, so use the earliest possible time.
-        inner.schedule(id, Timestamp::EPOCH);
-        Ok(())
-    }
-
-    async fn extend(&self, token: &LeaseToken, until: Timestamp) -> Result<(), QueueError> {
-        let mut inner = self.lock();
-        let id = inner.take_lease(token)?;
-        let entry = inner.entry(id);
-        entry.state = JobState::InFlight { until };
-        entry.token = Some(token.clone());
-        inner.leases.insert((until, id));
-        inner.by_token.insert(token.clone(), id);
-        Ok(())
-    }
-
-    async fn reap(&self, now: Timestamp) -> Result<usize, QueueError> {
+        max_lapses: u32,
+        limit: usize,
+    ) -> Result<Progress, QueueError> {
         let mut inner = self.lock();
         let lapsed: Vec<_> = inner
             .leases
             .iter()
             .take_while(|(until, _)| *until < now)
-            .copied()
+            .take(limit.saturating_add(1))
+            .map(|k| k.1)
             .collect();
-        for (until, id) in &lapsed {
-            inner.leases.remove(&(*until, *id));
-            if let Some(token) = inner.jobs.get_mut(id).and_then(|e| e.token.take()) {
-                inner.by_token.remove(&token);
+        let more = lapsed.len() > limit;
+        let mut n = 0;
+        for id in lapsed.into_iter().take(limit) {
+            let e = inner.entry(id);
+            e.lapses += 1;
+            if e.lapses >= max_lapses {
+                inner.kill(id, now, DeadLetterReason::LeaseExpired);
+            } else {
+                inner.schedule(id, now);
             }
-            inner.schedule(*id, now);
+            n += 1;
         }
-        Ok(lapsed.len())
+        drop(inner);
+        if n > 0 {
+            self.wake.notify_waiters();
+        }
+        Ok((n, more))
     }
 
-    async fn prune(&self, older_than: Timestamp) -> Result<usize, QueueError> {
+    async fn expire(
+        &self,
+        created_before: Timestamp,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Progress, QueueError> {
+        let mut inner = self.lock();
+        let old: Vec<_> = inner
+            .by_created
+            .iter()
+            .take_while(|(at, _)| *at < created_before)
+            .take(limit.saturating_add(1))
+            .map(|k| k.1)
+            .collect();
+        let more = old.len() > limit;
+        let n = old.len().min(limit);
+        for id in old.into_iter().take(limit) {
+            inner.kill(id, now, DeadLetterReason::Expired);
+        }
+        Ok((n, more))
+    }
+
+    async fn wait_for_work(&self, now: Timestamp, until: Timestamp) {
+        let woken = self.wake.notified();
+        tokio::select! {
+            () = woken => {}
+            () = tokio::time::sleep(until.saturating_duration_since(now)) => {}
+        }
+    }
+
+    async fn prune(&self, older_than: Timestamp, limit: usize) -> Result<Progress, QueueError> {
         let mut inner = self.lock();
         let old: Vec<_> = inner
             .delivered
             .iter()
             .take_while(|(at, _)| *at < older_than)
+            .take(limit.saturating_add(1))
             .copied()
             .collect();
-        for (at, id) in &old {
-            inner.delivered.remove(&(*at, *id));
-            if let Some(e) = inner.jobs.remove(id) {
+        let more = old.len() > limit;
+        let n = old.len().min(limit);
+        for key in old.into_iter().take(limit) {
+            inner.delivered.remove(&key);
+            if let Some(e) = inner.jobs.remove(&key.1) {
                 inner.by_event.remove(&(e.job.endpoint_id, e.job.event_id));
             }
         }
-        // Live jobs are the scheduled and the leased ones.
-        let live: Vec<JobId> = inner
-            .due
-            .iter()
-            .map(|k| k.2)
-            .chain(inner.leases.iter().map(|k| k.1))
-            .collect();
-        for id in live {
-            inner.entry(id).attempts.retain(|a| a.at >= older_than);
-        }
-        Ok(old.len())
+        Ok((n, more))
     }
 
     async fn get(&self, id: JobId) -> Result<Option<JobRecord>, QueueError> {
@@ -372,10 +573,16 @@ impl Queue for MemoryQueue {
         filter: &DeadLetterFilter,
         page: Page,
     ) -> Result<DeadLetterPage, QueueError> {
+        if page.limit == 0 {
+            return Ok(DeadLetterPage {
+                items: Vec::new(),
+                next: None,
+            });
+        }
         let inner = self.lock();
         let start = page.after.map(|c| (c.dead_at, c.id));
         let mut items = Vec::new();
-        let mut next = None;
+        let mut more = false;
         let range = inner.dead.iter().filter(|k| start.is_none_or(|s| **k > s));
         for &(at, id) in range {
             let Some(e) = inner.jobs.get(&id) else {
@@ -385,42 +592,56 @@ impl Queue for MemoryQueue {
                 continue;
             }
             if items.len() == page.limit {
+                more = true;
                 break;
             }
-            items.push(JobRecord {
-                job: e.job.clone(),
-                state: e.state,
-                attempts: e.attempts.clone(),
-            });
-            next = Some(Cursor { dead_at: at, id });
+            items.push(inner.record(id).expect("indexed job exists"));
         }
-        // `next` only when the page filled up: a short page is the last one.
-        if items.len() < page.limit {
-            next = None;
-        }
+        // `next` only when another item exists: an exactly full last page says it is the last.
+        let next = more.then(|| {
+            let last = items.last().expect("more implies a full, non-empty page");
+            let JobState::Dead { at, .. } = last.state else {
+                unreachable!("dead letters are dead")
+            };
+            Cursor {
+                dead_at: at,
+                id: last.job.id,
+            }
+        });
         Ok(DeadLetterPage { items, next })
     }
 
     async fn replay(&self, id: JobId, now: Timestamp) -> Result<(), QueueError> {
-        self.lock().replay(id, now)
+        self.lock().replay(id, now)?;
+        self.wake.notify_waiters();
+        Ok(())
     }
 
     async fn replay_all(
         &self,
         filter: &DeadLetterFilter,
         now: Timestamp,
-    ) -> Result<usize, QueueError> {
+        limit: usize,
+    ) -> Result<Progress, QueueError> {
         let mut inner = self.lock();
-        let ids = inner.matching_dead(filter);
+        if let Some(ep) = &filter.endpoint_id {
+            if inner.is_disabled(ep) {
+                return Err(QueueError::EndpointDisabled(ep.clone()));
+            }
+        }
+        let (ids, more) =
+            inner.matching_dead(filter, limit, |e| inner.is_disabled(&e.job.endpoint_id));
         for (_, id) in &ids {
             inner.replay(*id, now)?;
         }
-        Ok(ids.len())
+        drop(inner);
+        self.wake.notify_waiters();
+        Ok((ids.len(), more))
     }
 
-    async fn purge(&self, filter: &DeadLetterFilter) -> Result<usize, QueueError> {
+    async fn purge(&self, filter: &DeadLetterFilter, limit: usize) -> Result<Progress, QueueError> {
         let mut inner = self.lock();
-        let ids = inner.matching_dead(filter);
+        let (ids, more) = inner.matching_dead(filter, limit, |_| false);
         for key in &ids {
             inner.dead.remove(key);
             if let Some(e) = inner.jobs.remove(&key.1) {
@@ -428,7 +649,7 @@ impl Queue for MemoryQueue {
             }
             inner.live -= 1;
         }
-        Ok(ids.len())
+        Ok((ids.len(), more))
     }
 
     async fn stats(&self, now: Timestamp) -> Result<QueueStats, QueueError> {
@@ -438,23 +659,42 @@ impl Queue for MemoryQueue {
             dead: inner.dead.len() as u64,
             ..QueueStats::default()
         };
-        let due = inner.due.iter().take_while(|k| k.0 <= now).count();
-        stats.due = due as u64;
-        stats.scheduled = (inner.due.len() - due) as u64;
+        for set in inner.due.values() {
+            let due = set.iter().take_while(|k| k.0 <= now).count();
+            stats.due += due as u64;
+            stats.scheduled += (set.len() - due) as u64;
+        }
         Ok(stats)
     }
 
-    async fn set_enabled(&self, endpoint_id: &str, enabled: bool) -> Result<(), QueueError> {
-        let mut inner = self.lock();
-        if enabled {
-            inner.disabled.remove(endpoint_id);
-        } else {
-            inner.disabled.insert(endpoint_id.to_owned());
-        }
-        Ok(())
+    async fn endpoint_state(&self, endpoint_id: &str) -> Result<EndpointState, QueueError> {
+        Ok(self
+            .lock()
+            .states
+            .get(endpoint_id)
+            .cloned()
+            .unwrap_or_default())
     }
 
-    async fn is_enabled(&self, endpoint_id: &str) -> Result<bool, QueueError> {
-        Ok(!self.lock().disabled.contains(endpoint_id))
+    async fn endpoint_states(&self) -> Result<Vec<(String, EndpointState)>, QueueError> {
+        let inner = self.lock();
+        let mut all: Vec<_> = inner
+            .states
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(all)
+    }
+
+    async fn set_endpoint_state(
+        &self,
+        endpoint_id: &str,
+        state: EndpointState,
+    ) -> Result<(), QueueError> {
+        self.lock().states.insert(endpoint_id.to_owned(), state);
+        // A re-enabled or unpaused endpoint's jobs may be due now.
+        self.wake.notify_waiters();
+        Ok(())
     }
 }

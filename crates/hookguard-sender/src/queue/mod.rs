@@ -4,29 +4,32 @@
 //!
 //! ```text
 //! enqueue ──► scheduled ──lease──► in flight ──ack──────────► delivered ──prune──► gone
-//!                ▲  ▲                 │  │  └──dead_letter──► dead ──replay──► scheduled
-//!                │  └──retry_at/defer─┘  └──release/reap (lease lapsed)──► scheduled
+//!                ▲  ▲                 │  │  └──dead-letter──► dead ──replay──► scheduled
+//!                │  └──retry-at/defer─┘  └──release/reap (lease lapsed)──► scheduled
+//!                └────── reap after max_lapses, expire after max_age ──► dead
 //! ```
 //!
 //! Time is always passed in (`now`, `at`): a queue never reads a clock, so one
-//! [`TestClock`](crate::TestClock) drives every backend. Every call that ends an attempt (`ack`, `retry_at`,
-//! `dead_letter`) records that attempt in the same call, so a crash can never leave an attempt unrecorded
-//! beside a job that moved on. A lease is proved by its [`LeaseToken`]; a token whose lease was reaped (or
-//! ended) fails with [`QueueError::LeaseLost`].
+//! [`TestClock`](crate::TestClock) drives every backend. [`Queue::conclude`] ends a batch of leases in one
+//! call, each with its [`Transition`], recording each attempt beside the move it causes, so a crash can never
+//! leave an attempt unrecorded beside a job that moved on. A lease is proved by its [`LeaseHandle`]; a handle
+//! whose lease was reaped (or ended) fails with [`QueueError::LeaseLost`].
 //!
 //! ```
 //! use std::time::Duration;
 //! use bytes::Bytes;
-//! use hookguard_sender::{Attempt, AttemptResult, MemoryQueue, NewJob, Queue, Timestamp};
+//! use hookguard_sender::{Attempt, AttemptResult, LeaseOptions, MemoryQueue, NewJob, Queue, Timestamp, Transition};
 //!
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 //! let queue = MemoryQueue::new();
 //! let now = Timestamp::from_unix_seconds(1_700_000_000);
-//! let id = queue.enqueue(NewJob::new("ep_1", "msg_1", "invoice.paid", Bytes::from_static(b"{}"), now)).await?;
-//! let leased = queue.lease(now, 10, Duration::from_secs(60)).await?;
+//! let job = NewJob::new("ep_1", "msg_1", "invoice.paid", Bytes::from_static(b"{}"), now).unwrap();
+//! let id = queue.enqueue(job).await?;
+//! let leased = queue.lease(now, 10, Duration::from_secs(60), &LeaseOptions::all()).await?.jobs;
 //! assert_eq!(leased[0].job.id, id);
 //! let attempt = Attempt::new(leased[0].attempt, now, AttemptResult::Status(200), Duration::from_millis(12));
-//! queue.ack(&leased[0].token, attempt).await?;
+//! let results = queue.conclude(now, vec![(leased[0].handle.clone(), Transition::Ack { attempt })]).await?;
+//! assert!(results[0].is_ok());
 //! assert_eq!(queue.stats(now).await?.in_flight, 0);
 //! # Ok::<(), hookguard_sender::QueueError>(()) }).unwrap();
 //! ```
@@ -34,6 +37,7 @@
 mod boxed;
 mod memory;
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
@@ -89,42 +93,104 @@ impl fmt::Debug for LeaseToken {
     }
 }
 
-/// A job to enqueue.
+/// The largest payload a job may carry (1 MiB): a larger body is a bug upstream, not a delivery to retry.
+pub const MAX_PAYLOAD: usize = 1024 * 1024;
+
+/// A [`NewJob`] was refused: bad input never reaches a worker (so it never opens a breaker).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobError {
+    /// The endpoint id is empty, over 256 bytes, or has control characters.
+    #[error("invalid endpoint id: it must be 1–256 bytes without control characters")]
+    InvalidEndpointId,
+    /// The event id cannot be a `webhook-id`: empty, over 256 bytes, or not visible ASCII without spaces and
+    /// commas.
+    #[error("invalid event id: it must be 1–256 visible ASCII characters without spaces or commas")]
+    InvalidEventId,
+    /// The event type is empty, over 256 bytes, or has control characters.
+    #[error("invalid event type: it must be 1–256 bytes without control characters")]
+    InvalidEventType,
+    /// The payload is larger than [`MAX_PAYLOAD`].
+    #[error("payload of {len} bytes is larger than {max} bytes")]
+    PayloadTooLarge {
+        /// The payload's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// Whether `id` can be sent as a `webhook-id` (and as the other schemes' id headers).
+#[must_use]
+pub fn is_valid_event_id(id: &str) -> bool {
+    (1..=256).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic() && b != b',')
+}
+
+fn is_valid_label(s: &str) -> bool {
+    (1..=256).contains(&s.len()) && !s.chars().any(char::is_control)
+}
+
+/// A job to enqueue, checked when built: every job in a queue, whoever enqueued it, is deliverable.
+///
+/// ```
+/// use bytes::Bytes;
+/// use hookguard_sender::{JobError, NewJob, Timestamp};
+/// let now = Timestamp::from_unix_seconds(1_700_000_000);
+/// let job = NewJob::new("billing", "msg_1", "invoice.paid", Bytes::from_static(b"{}"), now)?;
+/// assert_eq!(job.event_id(), "msg_1");
+/// assert_eq!(
+///     NewJob::new("billing", "has space", "invoice.paid", Bytes::new(), now).unwrap_err(),
+///     JobError::InvalidEventId
+/// );
+/// # Ok::<(), JobError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewJob {
-    /// The endpoint it goes to.
-    pub endpoint_id: String,
-    /// The event id: the receiver's idempotency key (`webhook-id`), stable across retries. Enqueueing the same
-    /// event id for the same endpoint twice returns the existing job.
-    pub event_id: String,
-    /// The event type (`invoice.paid`).
-    pub event_type: String,
-    /// The request body, sent as is.
-    pub payload: Bytes,
-    /// When the job was created.
-    pub created_at: Timestamp,
-    /// When the first attempt is due.
-    pub due_at: Timestamp,
+    endpoint_id: String,
+    event_id: String,
+    event_type: String,
+    payload: Bytes,
+    created_at: Timestamp,
+    due_at: Timestamp,
 }
 
 impl NewJob {
     /// A job created and due at `now`.
-    #[must_use]
+    ///
+    /// # Errors
+    /// A [`JobError`] naming the first field that is not acceptable.
     pub fn new(
         endpoint_id: impl Into<String>,
         event_id: impl Into<String>,
         event_type: impl Into<String>,
         payload: Bytes,
         now: Timestamp,
-    ) -> Self {
-        Self {
-            endpoint_id: endpoint_id.into(),
-            event_id: event_id.into(),
-            event_type: event_type.into(),
+    ) -> Result<Self, JobError> {
+        let (endpoint_id, event_id, event_type) =
+            (endpoint_id.into(), event_id.into(), event_type.into());
+        if !is_valid_label(&endpoint_id) {
+            return Err(JobError::InvalidEndpointId);
+        }
+        if !is_valid_event_id(&event_id) {
+            return Err(JobError::InvalidEventId);
+        }
+        if !is_valid_label(&event_type) {
+            return Err(JobError::InvalidEventType);
+        }
+        if payload.len() > MAX_PAYLOAD {
+            return Err(JobError::PayloadTooLarge {
+                len: payload.len(),
+                max: MAX_PAYLOAD,
+            });
+        }
+        Ok(Self {
+            endpoint_id,
+            event_id,
+            event_type,
             payload,
             created_at: now,
             due_at: now,
-        }
+        })
     }
 
     /// Makes the first attempt due at `at` instead.
@@ -133,8 +199,57 @@ impl NewJob {
         self.due_at = at;
         self
     }
-}
 
+    /// The endpoint it goes to.
+    #[must_use]
+    pub fn endpoint_id(&self) -> &str {
+        &self.endpoint_id
+    }
+
+    /// The event id: the receiver's idempotency key (`webhook-id`), stable across retries. Enqueueing the same
+    /// event id for the same endpoint twice returns the existing job.
+    #[must_use]
+    pub fn event_id(&self) -> &str {
+        &self.event_id
+    }
+
+    /// The event type (`invoice.paid`).
+    #[must_use]
+    pub fn event_type(&self) -> &str {
+        &self.event_type
+    }
+
+    /// The request body, sent as is.
+    #[must_use]
+    pub const fn payload(&self) -> &Bytes {
+        &self.payload
+    }
+
+    /// When the job was created.
+    #[must_use]
+    pub const fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+
+    /// When the first attempt is due.
+    #[must_use]
+    pub const fn due_at(&self) -> Timestamp {
+        self.due_at
+    }
+
+    /// The parts, for backends: `(endpoint_id, event_id, event_type, payload, created_at, due_at)`.
+    #[must_use]
+    pub fn into_parts(self) -> (String, String, String, Bytes, Timestamp, Timestamp) {
+        (
+            self.endpoint_id,
+            self.event_id,
+            self.event_type,
+            self.payload,
+            self.created_at,
+            self.due_at,
+        )
+    }
+}
 /// A stored job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Job {
@@ -154,17 +269,167 @@ pub struct Job {
     pub attempts: u32,
 }
 
-/// A leased job: deliver it, then end the lease with `ack`, `retry_at`, `defer`, `dead_letter` or `release`.
+/// Proof of one lease on one job: the job's id and the lease's token. Every call that ends or extends a
+/// lease takes it; a backend finds the job by `id` and checks `token` (one indexed lookup).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LeaseHandle {
+    /// The leased job.
+    pub id: JobId,
+    /// The lease's token.
+    pub token: LeaseToken,
+}
+
+/// A leased job: deliver it, then end the lease with [`Queue::conclude`].
 #[derive(Clone, Debug)]
 pub struct Leased {
+    /// The lease's proof.
+    pub handle: LeaseHandle,
     /// The job.
     pub job: Job,
-    /// The lease's proof.
-    pub token: LeaseToken,
     /// The number of the attempt this lease is for (`job.attempts + 1`).
     pub attempt: u32,
 }
 
+/// Which endpoints a [`Queue::lease`] call may take jobs from, and how many from each.
+///
+/// The sender builds this from its admission state (breaker, in-flight cap, rate limit, pause), so that a
+/// held-back endpoint's backlog is neither leased nor scanned: it costs no round trip until it can move.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseOptions {
+    /// Endpoints to skip entirely (their jobs are not leased and do not count for `next_due`).
+    pub exclude: HashSet<String>,
+    /// How many jobs an endpoint may give at most in this call (0 is like excluding it).
+    pub caps: HashMap<String, usize>,
+    /// The cap for endpoints not in `caps` (`usize::MAX`: no cap).
+    pub default_cap: usize,
+}
+
+impl Default for LeaseOptions {
+    fn default() -> Self {
+        Self {
+            exclude: HashSet::new(),
+            caps: HashMap::new(),
+            default_cap: usize::MAX,
+        }
+    }
+}
+
+impl LeaseOptions {
+    /// No exclusions, no caps.
+    #[must_use]
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// How many jobs `endpoint_id` may give now (0 if excluded).
+    #[must_use]
+    pub fn cap(&self, endpoint_id: &str) -> usize {
+        if self.exclude.contains(endpoint_id) {
+            0
+        } else {
+            self.caps
+                .get(endpoint_id)
+                .copied()
+                .unwrap_or(self.default_cap)
+        }
+    }
+}
+
+/// What [`Queue::lease`] returns.
+#[derive(Clone, Debug, Default)]
+pub struct LeaseBatch {
+    /// The leased jobs: round-robin across endpoints, each endpoint's oldest due first.
+    pub jobs: Vec<Leased>,
+    /// The earliest due time of a scheduled job left in an endpoint that was neither excluded, nor capped at
+    /// zero, nor had its cap used up by this call (`<= now` if the call stopped at `max`), or `None`. The
+    /// caller learns of more room for the others from its own admission state, so it never needs to ask
+    /// again just to find them still held back.
+    pub next_due: Option<Timestamp>,
+}
+
+/// How a lease ends, given to [`Queue::conclude`]. The attempt, if one was made, is recorded in the same call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Transition {
+    /// The attempt succeeded: record it, mark the job delivered.
+    Ack {
+        /// The attempt.
+        attempt: Attempt,
+    },
+    /// The attempt failed: record and spend it, schedule the job again at `at`.
+    RetryAt {
+        /// When the next attempt is due.
+        at: Timestamp,
+        /// The attempt.
+        attempt: Attempt,
+    },
+    /// No attempt was made (held back): schedule again at `at`, spending nothing.
+    Defer {
+        /// When the job is due again.
+        at: Timestamp,
+    },
+    /// Move the job to the dead-letter queue, recording `attempt` if one was made.
+    DeadLetter {
+        /// Why.
+        reason: DeadLetterReason,
+        /// The attempt, if one was made.
+        attempt: Option<Attempt>,
+        /// Also disable the job's endpoint (410 Gone), in the same call.
+        disable_endpoint: bool,
+    },
+    /// Give the lease up (shutdown): due again at once, nothing spent.
+    Release,
+}
+
+impl Transition {
+    /// A short name for logs and metrics: `ack`, `retry`, `defer`, `dead_letter`, `release`.
+    #[must_use]
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Ack { .. } => "ack",
+            Self::RetryAt { .. } => "retry",
+            Self::Defer { .. } => "defer",
+            Self::DeadLetter { .. } => "dead_letter",
+            Self::Release => "release",
+        }
+    }
+}
+
+/// Whether an endpoint takes deliveries, shared by every sender process through the queue backend.
+///
+/// Disabled (a 410, or an operator): no deliveries, and its due jobs are dead-lettered `endpoint-disabled`.
+/// Paused until a time: no deliveries and no dead-lettering; the jobs wait.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointState {
+    /// Whether deliveries may go out.
+    pub enabled: bool,
+    /// No deliveries before this time (jobs wait, nothing is dead-lettered).
+    pub paused_until: Option<Timestamp>,
+    /// Why it was last changed (`endpoint-gone`, an operator's note).
+    pub reason: Option<String>,
+    /// When it was last changed (`None`: never).
+    pub changed_at: Option<Timestamp>,
+}
+
+impl Default for EndpointState {
+    /// Enabled, not paused, never changed.
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            paused_until: None,
+            reason: None,
+            changed_at: None,
+        }
+    }
+}
+
+impl EndpointState {
+    /// Enabled and not paused at `now`.
+    #[must_use]
+    pub fn is_open(&self, now: Timestamp) -> bool {
+        self.enabled && self.paused_until.is_none_or(|p| p <= now)
+    }
+}
 /// Why an attempt failed without an HTTP status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -287,6 +552,8 @@ impl Attempt {
 pub enum DeadLetterReason {
     /// The endpoint answered a permanent status (404, 422, …).
     PermanentStatus(u16),
+    /// The endpoint answered a redirect (3xx); redirects are never followed.
+    Redirect(u16),
     /// The endpoint answered 410 Gone; it is now disabled.
     EndpointGone,
     /// The retry policy's attempts ran out.
@@ -295,16 +562,29 @@ pub enum DeadLetterReason {
     EndpointDisabled,
     /// No endpoint with this id is configured; no attempt was made.
     UnknownEndpoint,
+    /// The target resolved to a private, loopback or link-local address and the sender does not allow that.
+    BlockedTarget,
+    /// The request could not be signed.
+    SigningFailed,
+    /// The job's lease lapsed `max_lapses` times in a row (its worker keeps dying on it).
+    LeaseExpired,
+    /// The job is older than the sender's `max_age`.
+    Expired,
 }
 
 impl fmt::Display for DeadLetterReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::PermanentStatus(s) => write!(f, "permanent-status:{s}"),
+            Self::Redirect(s) => write!(f, "redirect:{s}"),
             Self::EndpointGone => f.write_str("endpoint-gone"),
             Self::AttemptsExhausted => f.write_str("attempts-exhausted"),
             Self::EndpointDisabled => f.write_str("endpoint-disabled"),
             Self::UnknownEndpoint => f.write_str("unknown-endpoint"),
+            Self::BlockedTarget => f.write_str("blocked-target"),
+            Self::SigningFailed => f.write_str("signing-failed"),
+            Self::LeaseExpired => f.write_str("lease-expired"),
+            Self::Expired => f.write_str("expired"),
         }
     }
 }
@@ -318,11 +598,20 @@ impl DeadLetterReason {
             "attempts-exhausted" => Self::AttemptsExhausted,
             "endpoint-disabled" => Self::EndpointDisabled,
             "unknown-endpoint" => Self::UnknownEndpoint,
-            _ => Self::PermanentStatus(s.strip_prefix("permanent-status:")?.parse().ok()?),
+            "blocked-target" => Self::BlockedTarget,
+            "signing-failed" => Self::SigningFailed,
+            "lease-expired" => Self::LeaseExpired,
+            "expired" => Self::Expired,
+            _ => {
+                if let Some(code) = s.strip_prefix("redirect:") {
+                    Self::Redirect(code.parse().ok()?)
+                } else {
+                    Self::PermanentStatus(s.strip_prefix("permanent-status:")?.parse().ok()?)
+                }
+            }
         })
     }
 }
-
 /// Where a job is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobState {
@@ -461,8 +750,9 @@ pub struct QueueStats {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum QueueError {
-    /// The lease is no longer held (it lapsed and was reaped, or was already ended).
-    #[error("lease lost: the job's lease lapsed or was already ended")]
+    /// The lease is no longer held: it was reaped (another worker may own the job now) or already ended.
+    /// Not a backend failure: the caller abandons the attempt and records nothing.
+    #[error("lease lost: the job's lease was reaped or already ended")]
     LeaseLost,
     /// No such job (or not in the state the call needs, e.g. replaying a job that is not dead).
     #[error("no such job: {0}")]
@@ -473,79 +763,121 @@ pub enum QueueError {
         /// The capacity.
         capacity: usize,
     },
-    /// The backend failed (connection, I/O, …); the source is kept.
+    /// Replaying dead letters of a disabled endpoint would dead-letter them again at once: enable it first.
+    #[error("endpoint `{0}` is disabled: enable it before replaying its dead letters")]
+    EndpointDisabled(String),
+    /// The backend is unreachable or refused for now (connection, timeout, serialization failure, read-only
+    /// after a failover): the call may be retried, with backoff.
+    #[error("queue backend unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// The backend failed permanently (bad schema, corrupt data, …); the source is kept.
     #[error("queue backend error")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
-/// Where jobs wait. Every method returns a `Send` future; time is passed in. See the [module docs](self).
-///
-/// `BoxedQueue` is the `dyn` adapter. Backends are checked by the conformance suite (feature `conformance`).
-pub trait Queue: Send + Sync + 'static {
-    /// Stores a job and returns its id. The same `(endpoint_id, event_id)` as an existing (not yet pruned) job
-    /// returns that job's id and stores nothing.
-    fn enqueue(&self, job: NewJob) -> impl Future<Output = Result<JobId, QueueError>> + Send;
+impl QueueError {
+    /// Whether retrying the same call later may succeed ([`Unavailable`](Self::Unavailable)).
+    #[must_use]
+    pub const fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
 
-    /// Leases up to `max` jobs due at `now` (earliest due first) until `now + lease_for`.
+/// A bounded bulk operation's result: how many items it handled, and whether more may be left (call again).
+pub type Progress = (usize, bool);
+
+/// Where jobs wait: the contract every backend implements. See the [module docs](self).
+///
+/// Rules every backend keeps (the conformance suite, feature `conformance`, checks them):
+/// - time is passed in; a queue never reads a clock;
+/// - each call is one atomic step (one statement, one script): a dropped future took effect wholly or not at
+///   all, and each is meant to be one round trip;
+/// - a lease is proved by its [`LeaseHandle`]; only [`reap`](Self::reap) takes a lapsed lease away, so a
+///   lapsed but unreaped handle may still conclude or extend; a stale one fails with
+///   [`QueueError::LeaseLost`] and changes nothing;
+/// - bulk operations take a `limit` and return [`Progress`];
+/// - a live job's history is never pruned.
+///
+/// [`BoxedQueue`] is the `dyn` adapter.
+pub trait Queue: Send + Sync + 'static {
+    /// Stores jobs, all or none, and returns their ids in order. A job whose `(endpoint_id, event_id)` matches
+    /// a stored job in any state (dead included) returns that job's id and stores nothing; two equal keys in
+    /// one call are one job.
+    fn enqueue_many(
+        &self,
+        jobs: Vec<NewJob>,
+    ) -> impl Future<Output = Result<Vec<JobId>, QueueError>> + Send;
+
+    /// [`enqueue_many`](Self::enqueue_many) for one job.
+    fn enqueue(&self, job: NewJob) -> impl Future<Output = Result<JobId, QueueError>> + Send {
+        async move {
+            let ids = self.enqueue_many(vec![job]).await?;
+            ids.into_iter()
+                .next()
+                .ok_or_else(|| QueueError::Backend("enqueue_many returned no id".into()))
+        }
+    }
+
+    /// Leases up to `max` jobs due at `now` until `now + lease_for`, from the endpoints `options` allows, at
+    /// most each one's cap: round-robin across endpoints ordered by their oldest due job, each endpoint's
+    /// jobs in due order (FIFO among equal due times). Excluded endpoints are never scanned.
     fn lease(
         &self,
         now: Timestamp,
         max: usize,
         lease_for: Duration,
-    ) -> impl Future<Output = Result<Vec<Leased>, QueueError>> + Send;
+        options: &LeaseOptions,
+    ) -> impl Future<Output = Result<LeaseBatch, QueueError>> + Send;
 
-    /// The attempt succeeded: records it and marks the job delivered.
-    fn ack(
+    /// Ends leases, each with its [`Transition`] (recording its attempt), in one call. The outer error is the
+    /// whole call failing (nothing happened); otherwise one result per item, in order: `Ok`, or
+    /// [`QueueError::LeaseLost`] for a stale handle (the other items are unaffected).
+    fn conclude(
         &self,
-        token: &LeaseToken,
-        attempt: Attempt,
-    ) -> impl Future<Output = Result<(), QueueError>> + Send;
-
-    /// The attempt failed: records it, spends it, and schedules the job again at `at`.
-    fn retry_at(
-        &self,
-        token: &LeaseToken,
-        at: Timestamp,
-        attempt: Attempt,
-    ) -> impl Future<Output = Result<(), QueueError>> + Send;
-
-    /// No attempt was made (endpoint busy, breaker open, rate limited): schedules the job again at `at`
-    /// without spending an attempt.
-    fn defer(
-        &self,
-        token: &LeaseToken,
-        at: Timestamp,
-    ) -> impl Future<Output = Result<(), QueueError>> + Send;
-
-    /// Moves the job to the dead-letter queue at `now`, recording `attempt` if one was made.
-    fn dead_letter(
-        &self,
-        token: &LeaseToken,
         now: Timestamp,
-        attempt: Option<Attempt>,
-        reason: DeadLetterReason,
-    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+        batch: Vec<(LeaseHandle, Transition)>,
+    ) -> impl Future<Output = Result<Vec<Result<(), QueueError>>, QueueError>> + Send;
 
-    /// Gives the lease up (graceful shutdown): the job is due again at once, no attempt spent.
-    fn release(&self, token: &LeaseToken) -> impl Future<Output = Result<(), QueueError>> + Send;
-
-    /// Extends the lease until `until`.
+    /// Extends a lease until `until` (the worker's heartbeat).
     fn extend(
         &self,
-        token: &LeaseToken,
+        handle: &LeaseHandle,
         until: Timestamp,
+        now: Timestamp,
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
 
-    /// Returns the jobs whose lease lapsed before `now` to the scheduled state (due at once, no attempt
-    /// spent); their tokens become stale. Returns how many.
-    fn reap(&self, now: Timestamp) -> impl Future<Output = Result<usize, QueueError>> + Send;
+    /// Takes back at most `limit` leases that lapsed before `now`: each counts a lapse (a recorded attempt
+    /// resets the count) and is due again at once, or, at `max_lapses` consecutive lapses, dead-letters
+    /// [`LeaseExpired`](DeadLetterReason::LeaseExpired). Their handles become stale.
+    fn reap(
+        &self,
+        now: Timestamp,
+        max_lapses: u32,
+        limit: usize,
+    ) -> impl Future<Output = Result<Progress, QueueError>> + Send;
 
-    /// Deletes delivered jobs delivered before `older_than`, and attempts made before `older_than` from jobs
-    /// that are not dead (a dead letter keeps its whole history). Returns how many jobs were deleted.
+    /// Dead-letters at most `limit` scheduled jobs created before `created_before` as
+    /// [`Expired`](DeadLetterReason::Expired), at `now`.
+    fn expire(
+        &self,
+        created_before: Timestamp,
+        now: Timestamp,
+        limit: usize,
+    ) -> impl Future<Output = Result<Progress, QueueError>> + Send;
+
+    /// Waits until work may be due: `until` (a sleep of `until - now` by default), or earlier when the backend
+    /// learns of new due work (an enqueue, a replay; PostgreSQL LISTEN/NOTIFY, Redis pub/sub).
+    fn wait_for_work(&self, now: Timestamp, until: Timestamp) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep(until.saturating_duration_since(now))
+    }
+
+    /// Deletes at most `limit` jobs delivered before `older_than` (finished jobs only: a scheduled, leased or
+    /// dead job keeps its whole history).
     fn prune(
         &self,
         older_than: Timestamp,
-    ) -> impl Future<Output = Result<usize, QueueError>> + Send;
+        limit: usize,
+    ) -> impl Future<Output = Result<Progress, QueueError>> + Send;
 
     /// A job with its state and history.
     fn get(&self, id: JobId) -> impl Future<Output = Result<Option<JobRecord>, QueueError>> + Send;
@@ -557,42 +889,52 @@ pub trait Queue: Send + Sync + 'static {
         page: Page,
     ) -> impl Future<Output = Result<DeadLetterPage, QueueError>> + Send;
 
-    /// Schedules a dead letter again at `now` with a fresh attempt budget (history kept).
-    /// [`QueueError::NotFound`] if the job is not dead.
+    /// Schedules a dead letter again at `now` with a fresh attempt budget (history kept), and wakes workers.
+    /// [`QueueError::NotFound`] if the job is not dead; [`QueueError::EndpointDisabled`] if its endpoint is
+    /// disabled (it would be dead-lettered again at once).
     fn replay(
         &self,
         id: JobId,
         now: Timestamp,
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
 
-    /// [`replay`](Self::replay)s every dead letter matching `filter`; returns how many.
+    /// [`replay`](Self::replay)s at most `limit` dead letters matching `filter`, oldest first. Dead letters of
+    /// disabled endpoints are skipped (not counted); a filter naming a disabled endpoint fails with
+    /// [`QueueError::EndpointDisabled`].
     fn replay_all(
         &self,
         filter: &DeadLetterFilter,
         now: Timestamp,
-    ) -> impl Future<Output = Result<usize, QueueError>> + Send;
+        limit: usize,
+    ) -> impl Future<Output = Result<Progress, QueueError>> + Send;
 
-    /// Deletes every dead letter matching `filter`; returns how many.
+    /// Deletes at most `limit` dead letters matching `filter`, oldest first.
     fn purge(
         &self,
         filter: &DeadLetterFilter,
-    ) -> impl Future<Output = Result<usize, QueueError>> + Send;
+        limit: usize,
+    ) -> impl Future<Output = Result<Progress, QueueError>> + Send;
 
     /// Job counts at `now`.
     fn stats(&self, now: Timestamp) -> impl Future<Output = Result<QueueStats, QueueError>> + Send;
 
-    /// Enables or disables an endpoint (a 410 disables it). Stored with the jobs so every sender process sees it.
-    fn set_enabled(
+    /// An endpoint's state ([`EndpointState::default`] if never set).
+    fn endpoint_state(
         &self,
         endpoint_id: &str,
-        enabled: bool,
-    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+    ) -> impl Future<Output = Result<EndpointState, QueueError>> + Send;
 
-    /// Whether an endpoint is enabled (endpoints never disabled are).
-    fn is_enabled(
+    /// Every endpoint state ever set (read by the sender off the hot path, every few seconds).
+    fn endpoint_states(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(String, EndpointState)>, QueueError>> + Send;
+
+    /// Sets an endpoint's state, seen by every sender process sharing this queue.
+    fn set_endpoint_state(
         &self,
         endpoint_id: &str,
-    ) -> impl Future<Output = Result<bool, QueueError>> + Send;
+        state: EndpointState,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
 }
 
 #[cfg(test)]

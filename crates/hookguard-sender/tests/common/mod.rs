@@ -242,3 +242,250 @@ pub fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }
+
+/// A clock that reads tokio's (pausable) time from `T0`: with `start_paused`, the sender's schedule and tokio's
+/// timers move together.
+#[derive(Debug, Clone)]
+pub struct TokioClock(tokio::time::Instant);
+
+impl TokioClock {
+    pub fn new() -> Self {
+        Self(tokio::time::Instant::now())
+    }
+}
+
+impl hookguard_sender::Clock for TokioClock {
+    fn now(&self) -> Timestamp {
+        T0 + self.0.elapsed()
+    }
+}
+
+/// What the fake transport does for one request.
+#[derive(Clone, Debug)]
+pub enum Fake {
+    /// Answer this status at once.
+    Status(u16),
+    /// Never answer.
+    Hang,
+    /// Panic inside the worker.
+    Panic,
+}
+
+/// A transport without sockets: answers per endpoint with a fixed behaviour, and records every request with
+/// the sender clock's time.
+#[derive(Debug, Clone)]
+pub struct FakeTransport {
+    pub clock: TokioClock,
+    pub behaviour: Arc<Mutex<std::collections::HashMap<String, Fake>>>,
+    pub sent: Arc<Mutex<Vec<(String, String, Timestamp)>>>,
+}
+
+impl FakeTransport {
+    pub fn new(clock: &TokioClock) -> Self {
+        Self {
+            clock: clock.clone(),
+            behaviour: Arc::default(),
+            sent: Arc::default(),
+        }
+    }
+
+    pub fn set(&self, endpoint: &str, fake: Fake) {
+        self.behaviour
+            .lock()
+            .unwrap()
+            .insert(endpoint.to_owned(), fake);
+    }
+
+    /// `(event id, time)` of the requests to `endpoint`.
+    pub fn sent_to(&self, endpoint: &str) -> Vec<(String, Timestamp)> {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(e, _, _)| e == endpoint)
+            .map(|(_, id, at)| (id.clone(), *at))
+            .collect()
+    }
+}
+
+impl hookguard_sender::Transport for FakeTransport {
+    fn post(&self, request: hookguard_sender::Request) -> hookguard_sender::TransportFuture<'_> {
+        use hookguard_sender::Clock as _;
+        let id = request
+            .headers
+            .get("webhook-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        self.sent
+            .lock()
+            .unwrap()
+            .push((request.endpoint_id.clone(), id, self.clock.now()));
+        let fake = self
+            .behaviour
+            .lock()
+            .unwrap()
+            .get(&request.endpoint_id)
+            .cloned()
+            .unwrap_or(Fake::Status(200));
+        Box::pin(async move {
+            match fake {
+                Fake::Status(status) => Ok(hookguard_sender::Response {
+                    status,
+                    headers: http::HeaderMap::new(),
+                    body: Bytes::new(),
+                    body_error: None,
+                }),
+                Fake::Hang => std::future::pending().await,
+                Fake::Panic => panic!("injected fault"),
+            }
+        })
+    }
+}
+
+/// Counts lease and conclude calls on the queue it wraps.
+#[derive(Debug, Default)]
+pub struct Counting<Q> {
+    pub inner: Q,
+    pub leases: std::sync::atomic::AtomicUsize,
+    pub concludes: std::sync::atomic::AtomicUsize,
+    /// Times of the lease calls.
+    pub lease_times: Mutex<Vec<Timestamp>>,
+    /// Injected fault: `extend` says the lease was lost (as if another worker had taken the job over).
+    pub lose_leases: std::sync::atomic::AtomicBool,
+    pub extends: std::sync::atomic::AtomicUsize,
+}
+
+impl<Q: Queue> Counting<Q> {
+    pub fn new(inner: Q) -> Self {
+        Self {
+            inner,
+            leases: Default::default(),
+            concludes: Default::default(),
+            lease_times: Mutex::default(),
+            lose_leases: Default::default(),
+            extends: Default::default(),
+        }
+    }
+
+    pub fn leases_between(&self, from: Timestamp, to: Timestamp) -> usize {
+        self.lease_times
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|t| **t >= from && **t < to)
+            .count()
+    }
+}
+
+mod counting {
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use hookguard_sender::*;
+
+    use super::Counting;
+
+    impl<Q: Queue> Queue for Counting<Q> {
+        async fn enqueue_many(&self, jobs: Vec<NewJob>) -> Result<Vec<JobId>, QueueError> {
+            self.inner.enqueue_many(jobs).await
+        }
+        async fn lease(
+            &self,
+            now: Timestamp,
+            max: usize,
+            lease_for: Duration,
+            options: &LeaseOptions,
+        ) -> Result<LeaseBatch, QueueError> {
+            self.leases.fetch_add(1, Ordering::Relaxed);
+            self.lease_times.lock().unwrap().push(now);
+            self.inner.lease(now, max, lease_for, options).await
+        }
+        async fn conclude(
+            &self,
+            now: Timestamp,
+            batch: Vec<(LeaseHandle, Transition)>,
+        ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
+            self.concludes.fetch_add(1, Ordering::Relaxed);
+            self.inner.conclude(now, batch).await
+        }
+        async fn extend(
+            &self,
+            handle: &LeaseHandle,
+            until: Timestamp,
+            now: Timestamp,
+        ) -> Result<(), QueueError> {
+            self.extends.fetch_add(1, Ordering::Relaxed);
+            if self.lose_leases.load(Ordering::Relaxed) {
+                return Err(QueueError::LeaseLost);
+            }
+            self.inner.extend(handle, until, now).await
+        }
+        async fn reap(
+            &self,
+            now: Timestamp,
+            max_lapses: u32,
+            limit: usize,
+        ) -> Result<Progress, QueueError> {
+            self.inner.reap(now, max_lapses, limit).await
+        }
+        async fn expire(
+            &self,
+            created_before: Timestamp,
+            now: Timestamp,
+            limit: usize,
+        ) -> Result<Progress, QueueError> {
+            self.inner.expire(created_before, now, limit).await
+        }
+        async fn wait_for_work(&self, now: Timestamp, until: Timestamp) {
+            self.inner.wait_for_work(now, until).await;
+        }
+        async fn prune(&self, older_than: Timestamp, limit: usize) -> Result<Progress, QueueError> {
+            self.inner.prune(older_than, limit).await
+        }
+        async fn get(&self, id: JobId) -> Result<Option<JobRecord>, QueueError> {
+            self.inner.get(id).await
+        }
+        async fn dead_letters(
+            &self,
+            filter: &DeadLetterFilter,
+            page: Page,
+        ) -> Result<DeadLetterPage, QueueError> {
+            self.inner.dead_letters(filter, page).await
+        }
+        async fn replay(&self, id: JobId, now: Timestamp) -> Result<(), QueueError> {
+            self.inner.replay(id, now).await
+        }
+        async fn replay_all(
+            &self,
+            filter: &DeadLetterFilter,
+            now: Timestamp,
+            limit: usize,
+        ) -> Result<Progress, QueueError> {
+            self.inner.replay_all(filter, now, limit).await
+        }
+        async fn purge(
+            &self,
+            filter: &DeadLetterFilter,
+            limit: usize,
+        ) -> Result<Progress, QueueError> {
+            self.inner.purge(filter, limit).await
+        }
+        async fn stats(&self, now: Timestamp) -> Result<QueueStats, QueueError> {
+            self.inner.stats(now).await
+        }
+        async fn endpoint_state(&self, endpoint_id: &str) -> Result<EndpointState, QueueError> {
+            self.inner.endpoint_state(endpoint_id).await
+        }
+        async fn endpoint_states(&self) -> Result<Vec<(String, EndpointState)>, QueueError> {
+            self.inner.endpoint_states().await
+        }
+        async fn set_endpoint_state(
+            &self,
+            endpoint_id: &str,
+            state: EndpointState,
+        ) -> Result<(), QueueError> {
+            self.inner.set_endpoint_state(endpoint_id, state).await
+        }
+    }
+}
