@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The durable stores against their servers' own ceilings, side by side in one run (BENCHMARKS.md §3b):
+# RedisStore claim+complete vs `redis-benchmark -t set`, and vs redis-benchmark running the claim script
+# itself by EVALSHA; PostgresStore claim vs pgbench running a one-statement INSERT … ON CONFLICT. At
+# concurrency 16 and 64, against the local services. Usage: benches/load/stores.sh [ops]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ops=${1:-200000}
+db=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
+
+cargo build -q --release -p hookguard-tower --example store_load --features redis,postgres
+bin=target/release/examples/store_load
+lua=crates/hookguard-tower/src/store/redis
+sha=$(redis-cli -h 127.0.0.1 SCRIPT LOAD "$(cat "$lua/lib.lua" "$lua/claim.lua")")
+fp=$(printf 'f%.0s' $(seq 32))
+token=$(printf 't%.0s' $(seq 16))
+psql -q "$db" -c "CREATE TABLE IF NOT EXISTS hookguard_pgbench (key text PRIMARY KEY, v int NOT NULL)"
+script=$(mktemp)
+trap 'rm -f "$script"; psql -q "$db" -c "DROP TABLE IF EXISTS hookguard_pgbench"' EXIT
+cat > "$script" <<'SQL'
+\set k random(1, 2000000000)
+INSERT INTO hookguard_pgbench (key, v) VALUES ('k' || :k, 1) ON CONFLICT (key) DO UPDATE SET v = excluded.v;
+SQL
+
+for c in 16 64; do
+  echo "== concurrency $c"
+  redis-benchmark -h 127.0.0.1 -t set -c "$c" -n "$ops" -r 100000000 -q | tr -d '\r' | grep -o 'SET: [0-9.]* requests per second'
+  "$bin" redis "$c" "$ops"
+  redis-benchmark -h 127.0.0.1 -c "$c" -n "$ops" -r 100000000 -q \
+    EVALSHA "$sha" 1 "hookguard-bench:__rand_int__" "$fp" "$token" 60000 3600000 "" 300000 "" \
+    | tr -d '\r' | grep -o '[0-9.]* requests per second' | sed 's/^/EVALSHA claim: /'
+  "$bin" postgres "$c" $((ops / 5)) claim-only
+  pgbench -n -c "$c" -j 2 -t $((ops / 5 / c)) -f "$script" "$db" 2>/dev/null | grep -E '^tps' | sed 's/^/pgbench INSERT … ON CONFLICT: /'
+done
+redis-cli -h 127.0.0.1 --scan --pattern 'hookguard-bench:*' | xargs -r -n 500 redis-cli -h 127.0.0.1 DEL > /dev/null
