@@ -31,8 +31,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let store = match backend {
         "redis" => {
-            let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-            BoxedStore::new(RedisStore::connect(&url).await?.prefix(format!("hookguard-load:{tag}:")))
+            let url =
+                std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+            BoxedStore::new(
+                RedisStore::connect(&url)
+                    .await?
+                    .prefix(format!("hookguard-load:{tag}:")),
+            )
         }
         "postgres" => {
             let url = std::env::var("DATABASE_URL")
@@ -83,7 +88,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secs = started.elapsed().as_secs_f64();
     #[allow(clippy::cast_precision_loss)]
     let rate = (keys * per_key) as f64 / secs;
-    let what = if claim_only { "claim" } else { "claim+complete" };
-    println!("{backend} {what} c={concurrency}: {rate:.0} ops/s ({} ops in {secs:.2} s)", keys * per_key);
+    let what = if claim_only {
+        "claim"
+    } else {
+        "claim+complete"
+    };
+    println!(
+        "{backend} {what} c={concurrency}: {rate:.0} ops/s ({} ops in {secs:.2} s)",
+        keys * per_key
+    );
     Ok(())
 }

@@ -225,10 +225,10 @@ impl Inner {
                 self.live -= 1;
                 // Keep at most `capacity` delivered records: the oldest go early (their event ids are new again).
                 while self.delivered.len() > capacity {
-                    if let Some((_, old)) = self.delivered.pop_first() {
-                        if let Some(e) = self.jobs.remove(&old) {
-                            self.by_event.remove(&(e.job.endpoint_id, e.job.event_id));
-                        }
+                    if let Some((_, old)) = self.delivered.pop_first()
+                        && let Some(e) = self.jobs.remove(&old)
+                    {
+                        self.by_event.remove(&(e.job.endpoint_id, e.job.event_id));
                     }
                 }
             }
@@ -624,10 +624,10 @@ impl Queue for MemoryQueue {
         limit: usize,
     ) -> Result<Progress, QueueError> {
         let mut inner = self.lock();
-        if let Some(ep) = &filter.endpoint_id {
-            if inner.is_disabled(ep) {
-                return Err(QueueError::EndpointDisabled(ep.clone()));
-            }
+        if let Some(ep) = &filter.endpoint_id
+            && inner.is_disabled(ep)
+        {
+            return Err(QueueError::EndpointDisabled(ep.clone()));
         }
         let (ids, more) =
             inner.matching_dead(filter, limit, |e| inner.is_disabled(&e.job.endpoint_id));

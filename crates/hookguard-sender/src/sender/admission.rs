@@ -62,10 +62,11 @@ impl EndpointRuntime {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .parse::<std::net::IpAddr>();
-        if let Ok(addr) = literal {
-            if !allow_private && is_forbidden(addr) {
-                return Err(ConfigError::ForbiddenTarget { endpoint: id, addr });
-            }
+        if let Ok(addr) = literal
+            && !allow_private
+            && is_forbidden(addr)
+        {
+            return Err(ConfigError::ForbiddenTarget { endpoint: id, addr });
         }
         let mut keys = config.keys.iter();
         let first = keys.next().ok_or_else(|| ConfigError::NoKeys {
@@ -252,18 +253,18 @@ pub(crate) fn admit(ep: &EndpointRuntime, leased: &Leased, now: Timestamp, s: &S
             };
         }
     };
-    if let Some(limiter) = &ep.limiter {
-        if limiter.try_take(now).is_err() {
-            if probe {
-                ep.breaker.cancel_probe();
-            }
-            // A distinct slot per held-back job (GCRA), so they come back one interval apart.
-            let slot = limiter.reserve(now);
-            return Admit::Defer {
-                at: slot + jitter(Duration::from_millis(10)),
-                cause: DeferCause::RateLimit,
-            };
+    if let Some(limiter) = &ep.limiter
+        && limiter.try_take(now).is_err()
+    {
+        if probe {
+            ep.breaker.cancel_probe();
         }
+        // A distinct slot per held-back job (GCRA), so they come back one interval apart.
+        let slot = limiter.reserve(now);
+        return Admit::Defer {
+            at: slot + jitter(Duration::from_millis(10)),
+            cause: DeferCause::RateLimit,
+        };
     }
     Admit::Go { probe }
 }

@@ -282,17 +282,16 @@ impl<Q: Queue> SenderBuilder<Q> {
             endpoints.insert(rt.config.id.clone(), Arc::new(rt));
         }
         // Each request in flight holds a slot until it ends; a hanging endpoint must leave one free.
-        if endpoints.len() > 1 {
-            if let Some(ep) = endpoints
+        if endpoints.len() > 1
+            && let Some(ep) = endpoints
                 .values()
                 .find(|ep| ep.config.max_in_flight >= s.workers)
-            {
-                return Err(ConfigError::MaxInFlightNotBelowWorkers {
-                    endpoint: ep.config.id.clone(),
-                    max_in_flight: ep.config.max_in_flight,
-                    workers: s.workers,
-                });
-            }
+        {
+            return Err(ConfigError::MaxInFlightNotBelowWorkers {
+                endpoint: ep.config.id.clone(),
+                max_in_flight: ep.config.max_in_flight,
+                workers: s.workers,
+            });
         }
         let required = longest + LEASE_MARGIN;
         if s.lease <= required {

@@ -155,10 +155,10 @@ impl<Q: Queue> Sender<Q> {
             set.spawn(async move { this.handle(leased, claim, abort, Concluder::Direct).await });
         }
         while let Some(r) = set.join_next().await {
-            if let Err(e) = r {
-                if e.is_panic() {
-                    telemetry::worker_restart("slot", &panic_message(e));
-                }
+            if let Err(e) = r
+                && e.is_panic()
+            {
+                telemetry::worker_restart("slot", &panic_message(e));
             }
         }
         Ok(n)
@@ -224,10 +224,10 @@ impl<Q: Queue> Sender<Q> {
         let mut linger_until: Option<tokio::time::Instant> = None;
         loop {
             while let Some(r) = set.try_join_next() {
-                if let Err(e) = r {
-                    if e.is_panic() {
-                        telemetry::worker_restart("slot", &panic_message(e));
-                    }
+                if let Err(e) = r
+                    && e.is_panic()
+                {
+                    telemetry::worker_restart("slot", &panic_message(e));
                 }
             }
             if *stop.borrow() {
@@ -358,10 +358,10 @@ impl<Q: Queue> Sender<Q> {
             }
         }
         while let Some(r) = set.join_next().await {
-            if let Err(e) = r {
-                if e.is_panic() {
-                    telemetry::worker_restart("slot", &panic_message(e));
-                }
+            if let Err(e) = r
+                && e.is_panic()
+            {
+                telemetry::worker_restart("slot", &panic_message(e));
             }
         }
     }
