@@ -31,7 +31,12 @@ impl IdempotencyKey {
     /// Wraps a key, hashing it if it is too long or holds a control character.
     pub fn new(key: impl Into<String>) -> Self {
         let key = key.into();
-        if key.len() <= Self::MAX_LEN && !key.chars().any(char::is_control) {
+        let control = if key.is_ascii() {
+            key.bytes().any(|b| b.is_ascii_control())
+        } else {
+            key.chars().any(char::is_control)
+        };
+        if key.len() <= Self::MAX_LEN && !control {
             return Self(Arc::from(key));
         }
         let digest = Sha256::digest(key.as_bytes());

@@ -19,6 +19,12 @@ const DEFAULT_MAX_BYTES: usize = 64 << 20;
 const SHARDS: usize = 32;
 /// What a record costs besides its key and value: the map entry, the index entry and the key's `Arc`.
 const ENTRY_OVERHEAD: usize = 128;
+/// What a small completed record costs against the bound (a short key, a short JSON answer), to size the
+/// tables up front: growing a table of a few hundred thousand records on the request path costs more than
+/// the records themselves.
+const TYPICAL_RECORD: usize = 256;
+/// The most records a shard's table is sized for up front; the table's memory is only touched as it fills.
+const MAX_PRESIZE: usize = 1 << 14;
 /// How many expired records a call collects on its way, so expiry never needs a scan.
 const EXPIRE_PER_CALL: usize = 4;
 
@@ -145,7 +151,9 @@ impl MemoryStore {
     pub fn with_max_bytes(max_bytes: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
-                shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+                shards: (0..SHARDS)
+                    .map(|_| Mutex::new(Shard::with_room_for(max_bytes / SHARDS / TYPICAL_RECORD)))
+                    .collect(),
                 hasher: RandomState::new(),
                 max_bytes,
                 per_shard: max_bytes.div_ceil(SHARDS),
@@ -316,6 +324,13 @@ impl MemoryStore {
 }
 
 impl Shard {
+    fn with_room_for(records: usize) -> Self {
+        Self {
+            records: HashMap::with_capacity(records.min(MAX_PRESIZE)),
+            ..Self::default()
+        }
+    }
+
     fn slot(&mut self, at: Timestamp) -> Slot {
         self.seq += 1;
         (at.as_unix_millis(), self.seq)
