@@ -156,10 +156,7 @@ async fn terminated_postgres_sessions_give_503s_then_deduplication_again() {
         eprintln!("connection_loss: skipped, DATABASE_URL is unset");
         return;
     };
-    let hex: String = hookguard_tower::store::Token::random().as_bytes()[..6]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = common::unique_hex(6);
     let (schema, name) = (
         format!("hookguard_loss_{hex}"),
         format!("hookguard-loss-{hex}"),

@@ -17,7 +17,6 @@ use hookguard_tower::extract::VerifiedWebhook;
 use hookguard_tower::inbox::Inbox;
 use hookguard_tower::store::{
     Claim, IdempotencyKey, IdempotencyStore, PostgresStore, StoreError, StoredResponse, TimeSource,
-    Token,
 };
 use http::StatusCode;
 use sqlx::AssertSqlSafe;
@@ -25,16 +24,7 @@ use sqlx::AssertSqlSafe;
 const LEASE: Duration = Duration::from_secs(30);
 
 fn database_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("HOOKGUARD_REQUIRE_BACKENDS").as_deref() == Ok("1") => {
-            panic!("HOOKGUARD_REQUIRE_BACKENDS=1 but DATABASE_URL is unset")
-        }
-        _ => {
-            eprintln!("inbox: skipped, DATABASE_URL is unset");
-            None
-        }
-    }
+    common::backend_url("DATABASE_URL", "inbox")
 }
 
 #[derive(Clone)]
@@ -107,10 +97,7 @@ async fn handler(
 }
 
 async fn setup(url: &str) -> (App, std::net::SocketAddr) {
-    let hex: String = Token::random().as_bytes()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = common::unique_hex(8);
     let schema = format!("hookguard_inbox_{hex}");
     let store = PostgresStore::connect(url)
         .await

@@ -16,7 +16,7 @@ use axum::routing::post;
 use hookguard_tower::WebhookLayer;
 use hookguard_tower::extract::VerifiedWebhook;
 use hookguard_tower::inbox::Inbox;
-use hookguard_tower::store::{PostgresStore, StoredResponse, Token};
+use hookguard_tower::store::{PostgresStore, StoredResponse};
 use http::StatusCode;
 use sqlx::AssertSqlSafe;
 
@@ -25,16 +25,7 @@ const BODY: &[u8] = br#"{"type":"order.placed"}"#;
 const LEASE: Duration = Duration::from_secs(2);
 
 fn database_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("HOOKGUARD_REQUIRE_BACKENDS").as_deref() == Ok("1") => {
-            panic!("HOOKGUARD_REQUIRE_BACKENDS=1 but DATABASE_URL is unset")
-        }
-        _ => {
-            eprintln!("inbox_crash: skipped, DATABASE_URL is unset");
-            None
-        }
-    }
+    common::backend_url("DATABASE_URL", "inbox_crash")
 }
 
 #[derive(Clone)]
@@ -206,10 +197,7 @@ async fn deliver_until_done(port: u16, id: &str) -> reqwest::Response {
 
 async fn crash_at(hang: &str) -> Option<(i64, reqwest::Response)> {
     let url = database_url()?;
-    let hex: String = Token::random().as_bytes()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = common::unique_hex(8);
     let schema = format!("hookguard_crash_{hex}");
     let store = PostgresStore::connect(&url)
         .await

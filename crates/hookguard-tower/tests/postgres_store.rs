@@ -12,29 +12,16 @@ use common::{Calls, app, post_with, serve, signed};
 use hookguard::Timestamp;
 use hookguard_tower::WebhookLayer;
 use hookguard_tower::conformance;
-use hookguard_tower::store::{Claim, IdempotencyStore, PostgresStore, TimeSource, Token};
+use hookguard_tower::store::{Claim, IdempotencyStore, PostgresStore, TimeSource};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-/// The database to test against, or `None` (after saying so) when there is none to use.
 fn database_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("HOOKGUARD_REQUIRE_BACKENDS").as_deref() == Ok("1") => {
-            panic!("HOOKGUARD_REQUIRE_BACKENDS=1 but DATABASE_URL is unset")
-        }
-        _ => {
-            eprintln!("postgres_store: skipped, DATABASE_URL is unset");
-            None
-        }
-    }
+    common::backend_url("DATABASE_URL", "postgres_store")
 }
 
 /// A schema no other test or run uses.
 fn schema() -> String {
-    let hex: String = Token::random().as_bytes()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = common::unique_hex(8);
     format!("hookguard_test_{hex}")
 }
 

@@ -11,29 +11,15 @@ use common::{Calls, app, serve, signed};
 use hookguard::Timestamp;
 use hookguard_tower::WebhookLayer;
 use hookguard_tower::conformance;
-use hookguard_tower::store::{IdempotencyStore, RedisStore, TimeSource, Token};
+use hookguard_tower::store::{IdempotencyStore, RedisStore, TimeSource};
 
-/// The Redis to test against, or `None` (after saying so) when there is none to use.
 fn redis_url() -> Option<String> {
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("HOOKGUARD_REQUIRE_BACKENDS").as_deref() == Ok("1") => {
-            panic!("HOOKGUARD_REQUIRE_BACKENDS=1 but REDIS_URL is unset")
-        }
-        _ => {
-            eprintln!("redis_store: skipped, REDIS_URL is unset");
-            None
-        }
-    }
+    common::backend_url("REDIS_URL", "redis_store")
 }
 
 /// A prefix no other test or run uses.
 fn prefix() -> String {
-    let hex: String = Token::random()
-        .as_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = common::unique_hex(16);
     format!("hookguard-test:{hex}:")
 }
 
