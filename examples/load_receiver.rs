@@ -1,6 +1,7 @@
 //! Run with: `cargo run --release --example load_receiver -- serve verify` — the load-test target for the
 //! receiver benchmark: one handler, bare (`bare`), behind the layer (`verify`), or behind the layer with
-//! `MemoryStore` idempotency (`idempotent`).
+//! `MemoryStore` idempotency (`idempotent`), and with `--features redis,postgres` with `RedisStore`
+//! (`redis`) or `PostgresStore` (`postgres`) idempotency against the local services.
 //!
 //! `load_receiver sign N > requests.txt` pre-signs N unique deliveries of one 1 KiB body (one
 //! `id timestamp signature` line each) for `examples/load_signed.lua`:
@@ -38,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ["serve", mode] => serve(mode),
         ["inproc", n] => inproc(n.parse()?, &["bare", "verify", "idempotent"]),
         ["inproc", n, mode] => inproc(n.parse()?, &[mode]),
-        _ => Err("usage: load_receiver sign N | serve bare|verify|idempotent | inproc N".into()),
+        _ => Err("usage: load_receiver sign N | serve bare|verify|idempotent|redis|postgres | inproc N [mode]".into()),
     }
 }
 
@@ -60,12 +61,12 @@ fn serve(mode: &str) -> Result<(), Box<dyn std::error::Error>> {
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let app = app(mode)?;
     runtime.block_on(async {
+        let app = app(mode).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:3100").await?;
-        axum::serve(listener, app).await
-    })?;
-    Ok(())
+        axum::serve(listener, app).await?;
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })
 }
 
 /// The same three apps called in-process (no sockets) with N unique signed requests each: the layer's cost
@@ -84,9 +85,11 @@ fn inproc(n: usize, modes: &[&str]) -> Result<(), Box<dyn std::error::Error>> {
             req
         })
         .collect();
-    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     for &mode in modes {
-        let app = app(mode)?;
+        let app = runtime.block_on(app(mode))?;
         let reqs: Vec<_> = requests.iter().map(clone_request).collect();
         let started = std::time::Instant::now();
         runtime.block_on(async {
@@ -110,7 +113,7 @@ fn clone_request(req: &http::Request<axum::body::Body>) -> http::Request<axum::b
     out
 }
 
-fn app(mode: &str) -> Result<Router, Box<dyn std::error::Error>> {
+async fn app(mode: &str) -> Result<Router, Box<dyn std::error::Error>> {
     // A long tolerance: the requests are signed before the runs start.
     let verifier =
         Verifier::new(Scheme::standard_webhooks(), SECRET)?.tolerance(Duration::from_secs(3600));
@@ -120,6 +123,38 @@ fn app(mode: &str) -> Result<Router, Box<dyn std::error::Error>> {
         "verify" => router.layer(WebhookLayer::new(verifier)),
         "idempotent" => router
             .layer(WebhookLayer::new(verifier).idempotency(MemoryStore::with_max_bytes(2 << 30))),
+        // The durable stores keep their records for 10 minutes only: a load run leaves nothing for long.
+        #[cfg(feature = "redis")]
+        "redis" => {
+            let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+            let tag = hookguard_tower::store::Token::random().as_bytes()[0];
+            let store = hookguard_tower::store::RedisStore::connect(&url)
+                .await?
+                .prefix(format!("hookguard-load:{tag:02x}:"));
+            router.layer(
+                WebhookLayer::new(verifier)
+                    .idempotency(store)
+                    .retention(Duration::from_secs(600)),
+            )
+        }
+        #[cfg(feature = "postgres")]
+        "postgres" => {
+            let url = std::env::var("DATABASE_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+            let store = hookguard_tower::store::PostgresStore::connect(&url)
+                .await?
+                .schema("hookguard_load")?;
+            store.migrate().await?;
+            // Every run sends the same ids: start from an empty table.
+            sqlx::query("TRUNCATE hookguard_load.records")
+                .execute(store.pool())
+                .await?;
+            router.layer(
+                WebhookLayer::new(verifier)
+                    .idempotency(store)
+                    .retention(Duration::from_secs(600)),
+            )
+        }
         other => return Err(format!("unknown mode {other}").into()),
     };
     Ok(router)

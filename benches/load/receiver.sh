@@ -11,13 +11,15 @@ conns=${3:-64}
 requests=$(mktemp)
 trap 'rm -f "$requests"; kill %1 2>/dev/null || true' EXIT
 
-cargo build -q --release --example load_receiver
+# MODES="bare verify idempotent redis postgres" adds the durable stores (against the local services).
+modes=${MODES:-bare verify idempotent}
+cargo build -q --release --example load_receiver --features redis,postgres
 bin=target/release/examples/load_receiver
 # Enough unique ids that no run wraps around (the summary line says if one did).
 "$bin" sign 2000000 > "$requests"
 
 for round in $(seq 1 "$rounds"); do
-  for mode in bare verify idempotent; do
+  for mode in $modes; do
     taskset -c 0 "$bin" serve "$mode" &
     for _ in $(seq 1 50); do
       (exec 3<>/dev/tcp/127.0.0.1/3100) 2>/dev/null && break
