@@ -126,7 +126,8 @@ async fn app(mode: &str) -> Result<Router, Box<dyn std::error::Error>> {
         // The durable stores keep their records for 10 minutes only: a load run leaves nothing for long.
         #[cfg(feature = "redis")]
         "redis" => {
-            let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+            let url =
+                std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
             let tag = hookguard_tower::store::Token::random().as_bytes()[0];
             let store = hookguard_tower::store::RedisStore::connect(&url)
                 .await?
