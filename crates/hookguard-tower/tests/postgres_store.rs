@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Calls, app, post_with, serve, signed};
+use common::{Calls, app, serve};
 use hookguard::Timestamp;
 use hookguard_tower::WebhookLayer;
 use hookguard_tower::conformance;
@@ -78,29 +78,7 @@ async fn a_thousand_claims_through_four_instances_acquire_once() {
         stores.push(store(&url, &schema, TimeSource::Server).await);
     }
     stores[0].migrate().await.unwrap();
-    let key = conformance::unique_key("four-instances");
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(1_000));
-    let claims: Vec<_> = (0..1_000)
-        .map(|i| {
-            let (store, key, barrier) = (stores[i % 4].clone(), key.clone(), barrier.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                let lease = Duration::from_secs(60);
-                store
-                    .claim(&key, [7; 32], lease, lease, Timestamp::now())
-                    .await
-            })
-        })
-        .collect();
-    let mut acquired = 0;
-    for claim in claims {
-        match claim.await.unwrap().expect("claim") {
-            Claim::Acquired { .. } => acquired += 1,
-            Claim::InProgress { .. } => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    assert_eq!(acquired, 1);
+    assert_eq!(common::race_across(&stores, 1_000).await, 1);
     drop_schema(&stores[0], &schema).await;
 }
 
@@ -169,31 +147,13 @@ async fn two_replicas_on_one_database_run_the_handler_once() {
         let layer = WebhookLayer::new(common::verifier()).idempotency(store);
         replicas.push(serve(app(layer, &calls)).await);
     }
-    let body = br#"{"type":"invoice.paid"}"#.to_vec();
-    let headers = signed("msg_pg_replicas", &body);
-    let mut deliveries = Vec::new();
-    for i in 0..20 {
-        let (addr, headers, body) = (replicas[i % 2], headers.clone(), body.clone());
-        deliveries.push(tokio::spawn(async move {
-            post_with(addr, "/slow", headers, body)
-                .await
-                .status()
-                .as_u16()
-        }));
-    }
-    let mut statuses = Vec::new();
-    for delivery in deliveries {
-        statuses.push(delivery.await.unwrap());
-    }
+    let (statuses, replays) = common::deliver_to_replicas(&replicas, "msg_replicas", 20).await;
     assert_eq!(calls.get(), 1, "statuses {statuses:?}");
     assert!(
         statuses.iter().all(|s| *s == 200 || *s == 409),
         "{statuses:?}"
     );
-    for addr in &replicas {
-        let res = post_with(*addr, "/slow", headers.clone(), body.clone()).await;
-        assert_eq!(res.headers()["idempotent-replayed"], "true");
-    }
+    assert_eq!(replays, [true, true], "either replica replays it once done");
     assert_eq!(calls.get(), 1);
     drop_schema(&stores[0], &schema).await;
 }

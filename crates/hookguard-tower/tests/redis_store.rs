@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::{Calls, app, serve, signed};
+use common::{Calls, app, serve};
 use hookguard::Timestamp;
 use hookguard_tower::WebhookLayer;
 use hookguard_tower::conformance;
@@ -53,29 +51,7 @@ async fn a_thousand_claims_through_four_instances_acquire_once() {
     for _ in 0..4 {
         stores.push(store(&url, &prefix, TimeSource::Server).await);
     }
-    let key = conformance::unique_key("four-instances");
-    let barrier = Arc::new(tokio::sync::Barrier::new(1_000));
-    let claims: Vec<_> = (0..1_000)
-        .map(|i| {
-            let (store, key, barrier) = (stores[i % 4].clone(), key.clone(), Arc::clone(&barrier));
-            tokio::spawn(async move {
-                barrier.wait().await;
-                let lease = std::time::Duration::from_secs(60);
-                store
-                    .claim(&key, [7; 32], lease, lease, Timestamp::now())
-                    .await
-            })
-        })
-        .collect();
-    let mut acquired = 0;
-    for claim in claims {
-        match claim.await.unwrap().expect("claim") {
-            hookguard_tower::store::Claim::Acquired { .. } => acquired += 1,
-            hookguard_tower::store::Claim::InProgress { .. } => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    assert_eq!(acquired, 1);
+    assert_eq!(common::race_across(&stores, 1_000).await, 1);
 }
 
 #[tokio::test]
@@ -136,32 +112,12 @@ async fn two_replicas_on_one_redis_run_the_handler_once() {
             .idempotency(store(&url, &prefix, TimeSource::Server).await);
         replicas.push(serve(app(layer, &calls)).await);
     }
-    let body: Arc<[u8]> = Arc::from(&br#"{"type":"invoice.paid"}"#[..]);
-    let headers = signed("msg_replicas", &body);
-    // The same delivery to both replicas at once, ten times over.
-    let mut deliveries = Vec::new();
-    for i in 0..20 {
-        let (addr, headers, body) = (replicas[i % 2], headers.clone(), Arc::clone(&body));
-        deliveries.push(tokio::spawn(async move {
-            common::post_with(addr, "/slow", headers, body.to_vec())
-                .await
-                .status()
-                .as_u16()
-        }));
-    }
-    let mut statuses = Vec::new();
-    for delivery in deliveries {
-        statuses.push(delivery.await.unwrap());
-    }
+    let (statuses, replays) = common::deliver_to_replicas(&replicas, "msg_replicas", 20).await;
     assert_eq!(calls.get(), 1, "statuses {statuses:?}");
     assert!(
         statuses.iter().all(|s| *s == 200 || *s == 409),
         "{statuses:?}"
     );
-    // Once done, either replica replays it.
-    for addr in &replicas {
-        let res = common::post_with(*addr, "/slow", headers.clone(), body.to_vec()).await;
-        assert_eq!(res.headers()["idempotent-replayed"], "true");
-    }
+    assert_eq!(replays, [true, true], "either replica replays it once done");
     assert_eq!(calls.get(), 1);
 }

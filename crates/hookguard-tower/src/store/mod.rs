@@ -84,7 +84,11 @@ impl Claim {
     /// [`Claim::InProgress`] for a lease lapsing at `lease_until`: the time left, in whole seconds rounded
     /// up and at least one (it becomes a `Retry-After` header).
     pub fn in_progress(lease_until: Timestamp, now: Timestamp) -> Self {
-        let left = lease_until.saturating_duration_since(now);
+        Self::in_progress_for(lease_until.saturating_duration_since(now))
+    }
+
+    /// [`Claim::InProgress`] for a lease with `left` to run (a backend that computed it server-side).
+    pub fn in_progress_for(left: Duration) -> Self {
         let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
         Self::InProgress {
             retry_after: Duration::from_secs(secs.max(1)),

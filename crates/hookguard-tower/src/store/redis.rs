@@ -201,10 +201,7 @@ impl RedisStore {
             )),
             1 => {
                 let left = Duration::from_millis(u64::try_from(n).unwrap_or(0));
-                Ok((
-                    Claim::in_progress(Timestamp::EPOCH + left, Timestamp::EPOCH),
-                    None,
-                ))
+                Ok((Claim::in_progress_for(left), None))
             }
             2 => {
                 let value = Bytes::from(value);

@@ -244,3 +244,72 @@ pub fn unique_hex(n: usize) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// Claims one fresh key `n` times at once, spread round-robin over `stores` (handles built as separate
+/// processes would build them); returns how many claims acquired it. Every other claim must wait.
+pub async fn race_across<S: IdempotencyStore + Clone>(stores: &[S], n: usize) -> usize {
+    let key = hookguard_tower::conformance::unique_key("race-across");
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let claims: Vec<_> = (0..n)
+        .map(|i| {
+            let (store, key, barrier) = (
+                stores[i % stores.len()].clone(),
+                key.clone(),
+                Arc::clone(&barrier),
+            );
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let lease = Duration::from_secs(60);
+                store
+                    .claim(&key, [7; 32], lease, lease, Timestamp::now())
+                    .await
+            })
+        })
+        .collect();
+    let mut acquired = 0;
+    for claim in claims {
+        match claim.await.unwrap().expect("claim") {
+            Claim::Acquired { .. } => acquired += 1,
+            Claim::InProgress { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    acquired
+}
+
+/// Delivers one signed event `n` times at once to `/slow`, spread over `replicas`, then once more to
+/// each replica: the statuses of the concurrent deliveries, and whether each later one was a replay.
+pub async fn deliver_to_replicas(
+    replicas: &[SocketAddr],
+    id: &str,
+    n: usize,
+) -> (Vec<u16>, Vec<bool>) {
+    let body = br#"{"type":"invoice.paid"}"#.to_vec();
+    let headers = signed(id, &body);
+    let deliveries: Vec<_> = (0..n)
+        .map(|i| {
+            let (addr, headers, body) =
+                (replicas[i % replicas.len()], headers.clone(), body.clone());
+            tokio::spawn(async move {
+                post_with(addr, "/slow", headers, body)
+                    .await
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for delivery in deliveries {
+        statuses.push(delivery.await.unwrap());
+    }
+    let mut replays = Vec::new();
+    for addr in replicas {
+        let res = post_with(*addr, "/slow", headers.clone(), body.clone()).await;
+        replays.push(
+            res.headers()
+                .get("idempotent-replayed")
+                .is_some_and(|v| v == "true"),
+        );
+    }
+    (statuses, replays)
+}
