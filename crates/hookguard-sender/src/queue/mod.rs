@@ -36,6 +36,7 @@
 
 mod boxed;
 mod memory;
+mod open;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -770,6 +771,10 @@ pub enum QueueError {
     /// after a failover): the call may be retried, with backoff.
     #[error("queue backend unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// The queue's configuration is not usable (a URL no backend of this build opens, a bad schema name or
+    /// key prefix): fix it, retrying will not help.
+    #[error("invalid queue configuration: {0}")]
+    InvalidConfig(String),
     /// The backend failed permanently (bad schema, corrupt data, …); the source is kept.
     #[error("queue backend error")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
