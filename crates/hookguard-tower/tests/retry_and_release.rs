@@ -198,11 +198,34 @@ async fn idempotency_run_replays_a_body_over_the_limit_without_it() {
     );
 }
 
-/// A store whose claims land at once but take 100 ms to answer, like a remote one on a slow network.
+/// A store on a slow network: claims land at once but answer after `claim_delay`; completions are sent
+/// after `complete_delay` (a dropped call before then never lands).
 #[derive(Debug, Clone)]
-struct SlowClaims(MemoryStore);
+struct Slow {
+    memory: MemoryStore,
+    claim_delay: Duration,
+    complete_delay: Duration,
+}
 
-impl IdempotencyStore for SlowClaims {
+impl Slow {
+    fn claims(memory: &MemoryStore) -> Self {
+        Self {
+            memory: memory.clone(),
+            claim_delay: Duration::from_millis(100),
+            complete_delay: Duration::ZERO,
+        }
+    }
+
+    fn completes(memory: &MemoryStore) -> Self {
+        Self {
+            memory: memory.clone(),
+            claim_delay: Duration::ZERO,
+            complete_delay: Duration::from_millis(100),
+        }
+    }
+}
+
+impl IdempotencyStore for Slow {
     async fn claim(
         &self,
         key: &IdempotencyKey,
@@ -211,8 +234,8 @@ impl IdempotencyStore for SlowClaims {
         retention: Duration,
         now: Timestamp,
     ) -> Result<Claim, StoreError> {
-        let claim = self.0.claim(key, fp, lease, retention, now).await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let claim = self.memory.claim(key, fp, lease, retention, now).await;
+        tokio::time::sleep(self.claim_delay).await;
         claim
     }
 
@@ -224,7 +247,10 @@ impl IdempotencyStore for SlowClaims {
         retention: Duration,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.0.complete(key, token, response, retention, now).await
+        tokio::time::sleep(self.complete_delay).await;
+        self.memory
+            .complete(key, token, response, retention, now)
+            .await
     }
 
     async fn extend(
@@ -234,7 +260,7 @@ impl IdempotencyStore for SlowClaims {
         lease: Duration,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.0.extend(key, token, lease, now).await
+        self.memory.extend(key, token, lease, now).await
     }
 
     async fn release(
@@ -243,11 +269,11 @@ impl IdempotencyStore for SlowClaims {
         token: &Token,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.0.release(key, token, now).await
+        self.memory.release(key, token, now).await
     }
 
     async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<usize, StoreError> {
-        self.0.purge_expired(now, limit).await
+        self.memory.purge_expired(now, limit).await
     }
 }
 
@@ -256,7 +282,7 @@ async fn a_request_dropped_while_claiming_releases_the_claim_once_it_lands() {
     let calls = Calls::default();
     let memory = MemoryStore::new();
     let layer = layer()
-        .idempotency(SlowClaims(memory.clone()))
+        .idempotency(Slow::claims(&memory))
         .lease(Duration::from_secs(600));
     let addr = serve(app(layer, &calls)).await;
     let client = client_builder()
@@ -286,4 +312,40 @@ async fn a_request_dropped_while_claiming_releases_the_claim_once_it_lands() {
         1,
         "only the second delivery reached the handler"
     );
+}
+
+#[tokio::test]
+async fn a_request_dropped_while_completing_still_completes() {
+    let calls = Calls::default();
+    let memory = MemoryStore::new();
+    let layer = layer()
+        .idempotency(Slow::completes(&memory))
+        .lease(Duration::from_secs(600));
+    let addr = serve(app(layer, &calls)).await;
+    let client = client_builder()
+        .timeout(Duration::from_millis(30))
+        .build()
+        .unwrap();
+    let gone = client
+        .post(format!("http://{addr}/ok"))
+        .headers(signed("msg_completing", BODY))
+        .body(BODY)
+        .send()
+        .await;
+    assert!(gone.is_err_and(|e| e.is_timeout()));
+    assert_eq!(
+        calls.get(),
+        1,
+        "the handler ran before the client went away"
+    );
+    // The completion is sent after 100 ms, although nobody waits for the answer any more.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let retry = deliver(addr, "/ok", "msg_completing", BODY).await;
+    assert_eq!(retry.status(), 201);
+    assert_eq!(
+        retry.headers()["idempotent-replayed"],
+        "true",
+        "the retry is answered from the record the abandoned request completed"
+    );
+    assert_eq!(calls.get(), 1, "the handler's effect happened once");
 }

@@ -84,6 +84,16 @@ impl<Q: Queue> Sender<Q> {
 }
 
 impl Workers {
+    /// Stops at once, as a crash would: attempts in flight are dropped unconcluded and nothing is released,
+    /// so their leases lapse and the reaper (of this or any other process) returns the jobs. For crash tests
+    /// and emergencies; [`shutdown`](Self::shutdown) is the orderly way.
+    pub fn abort(self) {
+        // The leaser owns the slots: aborting it drops them. Queued conclusions die with the flusher.
+        for task in [self.leaser, self.flusher, self.reaper] {
+            task.abort();
+        }
+    }
+
     /// Graceful shutdown: no new leases; attempts in progress may finish for `grace`; then they are abandoned
     /// and their jobs released (due again at once, no attempt spent). Whatever still runs at `grace` plus the
     /// queue timeout (5 s by default) is aborted (its leases lapse and the reaper returns the jobs): this

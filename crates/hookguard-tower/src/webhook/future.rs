@@ -60,8 +60,7 @@ pin_project! {
         Collect { parts: Option<http::response::Parts>, body: Option<Pin<Box<ResBody>>>, buf: Collected },
         // Waiting for the store to complete or release the claim.
         Record {
-            record: BoxFuture<Result<(), StoreError>>,
-            completing: bool,
+            record: Finishing,
             response: Option<Response<ResponseBody<ResBody>>>,
         },
         // Holding the final response.
@@ -106,6 +105,44 @@ impl Drop for PendingClaim {
                 let result = store.release(&key, &token, now).await;
                 metrics::released(&result);
             }
+        });
+    }
+}
+
+/// The store call that ends a claim after the handler answered: `complete` (or `release`). If the request is
+/// dropped before the store answers (the client went away once the handler had run), the call is finished in
+/// the background: dropping it could lose a completed record, and the sender's retry would run the handler a
+/// second time.
+struct Finishing {
+    future: Option<BoxFuture<Result<(), StoreError>>>,
+    key: IdempotencyKey,
+    completing: bool,
+}
+
+impl Finishing {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), StoreError>> {
+        let Some(future) = self.future.as_mut() else {
+            unreachable!("the record is polled until it answers, once")
+        };
+        let result = ready!(future.as_mut().poll(cx));
+        self.future = None;
+        Poll::Ready(result)
+    }
+}
+
+impl Drop for Finishing {
+    fn drop(&mut self) {
+        let Some(future) = self.future.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(key = %self.key, "record abandoned outside a tokio runtime; it lapses with its lease");
+            return;
+        };
+        let (key, completing) = (self.key.clone(), self.completing);
+        runtime.spawn(async move {
+            tracing::debug!(%key, "request dropped while recording; finishing in the background");
+            metrics::finished(&key, completing, future.await);
         });
     }
 }
@@ -281,18 +318,9 @@ where
                         }
                     }
                 }
-                StateProj::Record {
-                    record,
-                    completing,
-                    response,
-                } => {
-                    let result = ready!(record.as_mut().poll(cx));
-                    if let Some(guard) = ctx.guard.as_mut() {
-                        guard.disarm();
-                    }
-                    if let Some(key) = &ctx.key {
-                        metrics::finished(key, *completing, result);
-                    }
+                StateProj::Record { record, response } => {
+                    let result = ready!(record.poll(cx));
+                    metrics::finished(&record.key, record.completing, result);
                     metrics::webhook(ctx.scheme, "handled");
                     return Poll::Ready(Ok(response
                         .take()
@@ -604,12 +632,22 @@ impl<S> Ctx<S> {
         let retention = self.config.retention;
         let now = self.config.verifier.clock().now();
         let record = match stored {
-            Some(stored) if completing => store.complete_owned(key, token, stored, retention, now),
-            _ => store.release_owned(key, token, now),
+            Some(stored) if completing => {
+                store.complete_owned(key.clone(), token, stored, retention, now)
+            }
+            _ => store.release_owned(key.clone(), token, now),
         };
+        // From here the store call decides the claim's end, even if the request is dropped: the guard would
+        // release a claim whose handler has run.
+        if let Some(guard) = self.guard.as_mut() {
+            guard.disarm();
+        }
         State::Record {
-            record,
-            completing,
+            record: Finishing {
+                future: Some(record),
+                key,
+                completing,
+            },
             response: Some(response),
         }
     }
