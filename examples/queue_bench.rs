@@ -141,7 +141,7 @@ async fn spawn_worker(args: &Args, url: &str, ns: &str, endpoint: &str) -> Resul
             "--batch",
             &args.batch.to_string(),
         ])
-        .args(["--lease-ms", "30000", "--timeout-ms", "5000"])
+        .args(["--timeout-ms", "5000"])
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()

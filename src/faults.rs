@@ -21,7 +21,9 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 
 /// One injected failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -90,7 +92,7 @@ pub struct FaultCounts {
 struct State {
     plan: FaultPlan,
     upstream: String,
-    client: reqwest::Client,
+    client: Client<HttpConnector, Full<Bytes>>,
     arrivals: Mutex<HashMap<String, u32>>,
     counts: Mutex<FaultCounts>,
 }
@@ -115,7 +117,7 @@ impl FaultProxy {
         let state = Arc::new(State {
             plan,
             upstream: upstream.into(),
-            client: reqwest::Client::new(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
             arrivals: Mutex::default(),
             counts: Mutex::default(),
         });
@@ -210,30 +212,27 @@ impl State {
     }
 
     async fn forward(&self, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
             return Ok(status(StatusCode::BAD_REQUEST));
         };
-        let url = format!("{}{}", self.upstream, parts.uri.path());
-        let mut request = self.client.post(url).body(body);
-        for (name, value) in &parts.headers {
-            if name != http::header::HOST && name != http::header::CONTENT_LENGTH {
-                request = request.header(name, value);
-            }
-        }
-        let Ok(upstream) = request.send().await else {
+        let Ok(uri) = format!("{}{}", self.upstream, parts.uri.path()).parse() else {
             return Ok(status(StatusCode::BAD_GATEWAY));
         };
-        let mut answer = Response::builder().status(upstream.status());
-        for (name, value) in upstream.headers() {
-            if name != http::header::CONTENT_LENGTH && name != http::header::TRANSFER_ENCODING {
-                answer = answer.header(name, value);
-            }
-        }
-        let body = upstream.bytes().await.unwrap_or_default();
-        Ok(answer
-            .body(Full::new(body))
-            .unwrap_or_else(|_| status(StatusCode::BAD_GATEWAY)))
+        parts.uri = uri;
+        parts.headers.remove(http::header::HOST);
+        let Ok(upstream) = self
+            .client
+            .request(Request::from_parts(parts, Full::new(body)))
+            .await
+        else {
+            return Ok(status(StatusCode::BAD_GATEWAY));
+        };
+        let (parts, body) = upstream.into_parts();
+        let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
+            return Ok(status(StatusCode::BAD_GATEWAY));
+        };
+        Ok(Response::from_parts(parts, Full::new(body)))
     }
 }
 

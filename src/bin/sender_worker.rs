@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! sender-worker --queue postgres://…|redis://… [--namespace NS] --endpoint ID=URL… [--slots N] [--batch N]
-//!               [--lease-ms MS] [--timeout-ms MS]
+//!               [--lease-ms MS (default: the timeout + LEASE_MARGIN + 0.5 s)] [--timeout-ms MS (default 1000)]
 //! ```
 //! Prints `ready pid=<pid>` once its workers run, then delivers until SIGINT or SIGTERM, which drain it
 //! (leases in flight finish or are released). Endpoints are signed with the Standard Webhooks test secret
@@ -13,7 +13,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use hookguard_sender::{BoxedQueue, Endpoint, RetryPolicy, Sender};
+use hookguard_sender::{BoxedQueue, Endpoint, LEASE_MARGIN, RetryPolicy, Sender};
 
 /// The secret every endpoint is signed with (the receivers in the tests and benchmark verify it).
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -25,7 +25,7 @@ struct Args {
     endpoints: Vec<(String, String)>,
     slots: usize,
     batch: usize,
-    lease: Duration,
+    lease: Option<Duration>,
     timeout: Duration,
 }
 
@@ -36,7 +36,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         endpoints: Vec::new(),
         slots: 32,
         batch: 16,
-        lease: Duration::from_secs(3),
+        lease: None,
         timeout: Duration::from_secs(1),
     };
     while let Some(flag) = argv.next() {
@@ -57,7 +57,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--slots" => args.slots = usize::try_from(number(value()?)?).unwrap_or(usize::MAX),
             "--batch" => args.batch = usize::try_from(number(value()?)?).unwrap_or(usize::MAX),
-            "--lease-ms" => args.lease = Duration::from_millis(number(value()?)?),
+            "--lease-ms" => args.lease = Some(Duration::from_millis(number(value()?)?)),
             "--timeout-ms" => args.timeout = Duration::from_millis(number(value()?)?),
             other => return Err(format!("unknown flag `{other}`")),
         }
@@ -79,7 +79,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .endpoints(endpoints)
         .workers(args.slots)
         .batch(args.batch)
-        .lease(args.lease)
+        .lease(
+            args.lease
+                .unwrap_or(args.timeout + LEASE_MARGIN + Duration::from_millis(500)),
+        )
         .reap_interval(Duration::from_millis(500))
         // Crash tests kill processes and restart servers: enough attempts that nothing dead-letters.
         .retry_policy(RetryPolicy::exponential(
