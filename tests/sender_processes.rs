@@ -193,16 +193,7 @@ impl Worker {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sender-worker"))
             .args(["--queue", queue_url, "--namespace", namespace])
             .args(["--endpoint", &format!("ep={endpoint_url}")])
-            .args([
-                "--slots",
-                "8",
-                "--batch",
-                "4",
-                "--lease-ms",
-                "2000",
-                "--timeout-ms",
-                "1000",
-            ])
+            .args(["--slots", "8", "--batch", "4", "--timeout-ms", "1000"])
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
