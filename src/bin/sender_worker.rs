@@ -5,6 +5,7 @@
 //! ```text
 //! sender-worker --queue postgres://…|redis://… [--namespace NS] --endpoint ID=URL… [--slots N] [--batch N]
 //!               [--lease-ms MS (default: the timeout + LEASE_MARGIN + 0.5 s)] [--timeout-ms MS (default 1000)]
+//!               [--breaker FAILURES (default 5; 1 s cooldown)]
 //! ```
 //! Prints `ready pid=<pid>` once its workers run, then delivers until SIGINT or SIGTERM, which drain it
 //! (leases in flight finish or are released). Endpoints are signed with the Standard Webhooks test secret
@@ -27,6 +28,7 @@ struct Args {
     batch: usize,
     lease: Option<Duration>,
     timeout: Duration,
+    breaker: u32,
 }
 
 fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -38,6 +40,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         batch: 16,
         lease: None,
         timeout: Duration::from_secs(1),
+        breaker: 5,
     };
     while let Some(flag) = argv.next() {
         let mut value = || argv.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -59,6 +62,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--batch" => args.batch = usize::try_from(number(value()?)?).unwrap_or(usize::MAX),
             "--lease-ms" => args.lease = Some(Duration::from_millis(number(value()?)?)),
             "--timeout-ms" => args.timeout = Duration::from_millis(number(value()?)?),
+            "--breaker" => args.breaker = u32::try_from(number(value()?)?).unwrap_or(u32::MAX),
             other => return Err(format!("unknown flag `{other}`")),
         }
     }
@@ -91,6 +95,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             Duration::from_secs(1),
             30,
         ))
+        .circuit_breaker(args.breaker, Duration::from_secs(1))
         .allow_private_networks()
         .build()?;
     let workers = sender.spawn();
