@@ -399,7 +399,12 @@ mod durable {
                 let app = Router::new()
                     .route("/hook", post(inbox_effect))
                     .with_state(schema)
-                    .layer(WebhookLayer::new(verifier).idempotency(store));
+                    // A short lease: a claim the killed process held is free again within seconds.
+                    .layer(
+                        WebhookLayer::new(verifier)
+                            .idempotency(store)
+                            .lease(Duration::from_secs(3)),
+                    );
                 let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}"))
                     .await
                     .unwrap();
