@@ -55,6 +55,7 @@
 //! User-info and query strings of endpoint URLs (which may carry tokens) never reach logs, `Debug` output or
 //! attempt messages.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod breaker;
 mod endpoint;
