@@ -92,3 +92,8 @@ pub use ssrf::is_forbidden;
 pub use transport::{
     Request, ReqwestTransport, Response, Transport, TransportError, TransportFuture,
 };
+
+/// The README's example, compiled as a doctest so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
