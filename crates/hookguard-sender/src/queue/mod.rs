@@ -36,6 +36,9 @@
 
 mod boxed;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod time_source;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -48,6 +51,9 @@ use crate::Timestamp;
 
 pub use boxed::BoxedQueue;
 pub use memory::MemoryQueue;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresQueue;
+pub use time_source::TimeSource;
 
 /// A job's identifier, unique within one queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
