@@ -83,7 +83,9 @@ pub async fn migrate(
          CREATE TABLE IF NOT EXISTS {schema}.migrations (version integer PRIMARY KEY, \
          name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
     );
-    sqlx::raw_sql(AssertSqlSafe(setup)).execute(&mut *tx).await?;
+    sqlx::raw_sql(AssertSqlSafe(setup))
+        .execute(&mut *tx)
+        .await?;
     let current: i32 = sqlx::query_scalar(AssertSqlSafe(format!(
         "SELECT coalesce(max(version), 0) FROM {schema}.migrations"
     )))
@@ -122,7 +124,16 @@ mod tests {
         for good in ["hookguard_queue", "a", "_x1", &"x".repeat(63)] {
             assert!(is_plain_identifier(good), "{good:?}");
         }
-        for bad in ["", "Upper", "1st", "a;drop", "a.b", "a-b", "é", &"x".repeat(64)] {
+        for bad in [
+            "",
+            "Upper",
+            "1st",
+            "a;drop",
+            "a.b",
+            "a-b",
+            "é",
+            &"x".repeat(64),
+        ] {
             assert!(!is_plain_identifier(bad), "{bad:?}");
         }
     }

@@ -401,8 +401,9 @@ impl PostgresQueue {
     /// ```
     ///
     /// # Errors
-    /// [`QueueError::Unavailable`] or [`QueueError::Backend`]; the transaction is then aborted
-    /// (PostgreSQL refuses further statements in it until it is rolled back).
+    /// [`QueueError::Unavailable`] or [`QueueError::Backend`]. Roll the transaction back on any error: after
+    /// a failed statement PostgreSQL refuses further ones in it, and after a timeout the statement may still
+    /// have run in it.
     pub async fn enqueue_in(
         &self,
         conn: &mut PgConnection,
