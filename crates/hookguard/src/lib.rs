@@ -8,6 +8,9 @@ mod error;
 pub mod header;
 mod key;
 mod mac;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres_migrations;
 mod scheme;
 pub mod schemes;
 mod sign;

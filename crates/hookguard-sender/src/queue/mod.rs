@@ -37,6 +37,9 @@
 mod boxed;
 mod memory;
 mod open;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod time_source;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -49,6 +52,9 @@ use crate::Timestamp;
 
 pub use boxed::BoxedQueue;
 pub use memory::MemoryQueue;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresQueue;
+pub use time_source::TimeSource;
 
 /// A job's identifier, unique within one queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

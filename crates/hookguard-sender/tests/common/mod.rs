@@ -489,3 +489,175 @@ mod counting {
         }
     }
 }
+
+/// The URL in `var` (`DATABASE_URL`, `REDIS_URL`) for a backend test, or `None` after printing that `test`
+/// is skipped; with `HOOKGUARD_REQUIRE_BACKENDS=1` a missing URL fails the test instead.
+pub fn backend_url(var: &str, test: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if backends_required() => {
+            panic!("HOOKGUARD_REQUIRE_BACKENDS=1 but {var} is unset")
+        }
+        _ => {
+            eprintln!("{test}: skipped, {var} is unset");
+            None
+        }
+    }
+}
+
+/// Whether `HOOKGUARD_REQUIRE_BACKENDS=1`: a backend test that cannot run fails instead of skipping.
+pub fn backends_required() -> bool {
+    std::env::var("HOOKGUARD_REQUIRE_BACKENDS").as_deref() == Ok("1")
+}
+
+/// `n` random bytes as lower-case hex: a schema name or prefix no other test or run uses.
+pub fn unique_hex(n: usize) -> String {
+    (0..n)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect()
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked; another process could take it before it is used).
+pub fn free_port() -> u16 {
+    closed_port()
+}
+
+/// A PostgreSQL server of the test's own, on a free port, with its data in a fresh directory under `/tmp`,
+/// run as the `postgres` OS user (PostgreSQL refuses to run as root). Stopped and its data removed on drop.
+pub struct PrivatePostgres {
+    bin: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    pub port: u16,
+}
+
+impl PrivatePostgres {
+    /// Initialises and starts one, or `None` (after printing why) when the binaries, the `postgres` user or
+    /// `runuser` are missing; with `HOOKGUARD_REQUIRE_BACKENDS=1` that fails the test instead.
+    pub fn start(test: &str) -> Option<Self> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|versions| {
+                versions
+                    .filter_map(Result::ok)
+                    .map(|v| v.path().join("bin"))
+                    .filter(|b| b.join("initdb").exists() && b.join("pg_ctl").exists())
+                    .max()
+            });
+        let Some(bin) = bin else {
+            assert!(
+                !backends_required(),
+                "HOOKGUARD_REQUIRE_BACKENDS=1 but no PostgreSQL binaries under /usr/lib/postgresql"
+            );
+            eprintln!("{test}: skipped, no PostgreSQL binaries under /usr/lib/postgresql");
+            return None;
+        };
+        let dir = std::path::PathBuf::from(format!("/tmp/hookguard-pg-{}", unique_hex(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let owned = std::process::Command::new("chown")
+            .args(["postgres:postgres", dir.to_str().unwrap()])
+            .status();
+        if !owned.is_ok_and(|s| s.success()) {
+            let _ = std::fs::remove_dir_all(&dir);
+            assert!(
+                !backends_required(),
+                "HOOKGUARD_REQUIRE_BACKENDS=1 but the data directory cannot be given to the postgres user"
+            );
+            eprintln!("{test}: skipped, cannot give a data directory to the postgres user");
+            return None;
+        }
+        let server = Self {
+            bin,
+            dir,
+            port: free_port(),
+        };
+        let data = server.dir.join("data");
+        server.run(
+            "initdb",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
+        );
+        server.pg_ctl_start();
+        Some(server)
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join(tool))
+            .args(args)
+            .output()
+            .expect("runuser");
+        assert!(
+            out.status.success(),
+            "{tool} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn pg_ctl_start(&self) {
+        let (data, log) = (self.dir.join("data"), self.dir.join("log"));
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c synchronous_commit=on",
+            self.port,
+            self.dir.display()
+        );
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+                "-o",
+                &options,
+                "-w",
+                "start",
+            ],
+        );
+    }
+
+    /// Stops the server (fast shutdown: sessions are terminated, committed work is kept).
+    pub fn stop(&self) {
+        let data = self.dir.join("data");
+        self.run(
+            "pg_ctl",
+            &["-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"],
+        );
+    }
+
+    /// Starts it again on the same port and data.
+    pub fn start_again(&self) {
+        self.pg_ctl_start();
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let _ = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args([
+                "-D",
+                data.to_str().unwrap_or_default(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

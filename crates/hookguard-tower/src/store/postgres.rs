@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use hookguard::Timestamp;
+use hookguard::postgres_migrations::{self, Migration};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Row};
 
@@ -16,11 +17,11 @@ use super::{
 use crate::metrics;
 
 /// The numbered migrations, in order; `{schema}` stands for the store's schema.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "records",
-    include_str!("postgres/migrations/0001_records.sql"),
-)];
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "records",
+    sql: include_str!("postgres/migrations/0001_records.sql"),
+}];
 
 /// When a row no longer counts: a lapsed lease, a completed record past its retention, an unknown state.
 /// `excluded.lease_until - $4` is the claim's `now`.
@@ -138,13 +139,7 @@ impl PostgresStore {
     /// [`StoreError::InvalidConfig`] unless the name is a plain lower-case identifier (letters, digits and
     /// `_`, not starting with a digit, at most 63 bytes): it is spliced into the statements.
     pub fn schema(mut self, schema: &str) -> Result<Self, StoreError> {
-        let plain = !schema.is_empty()
-            && schema.len() <= 63
-            && !schema.starts_with(|c: char| c.is_ascii_digit())
-            && schema
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if !plain {
+        if !postgres_migrations::is_plain_identifier(schema) {
             return Err(StoreError::InvalidConfig(format!(
                 "{schema:?} is not a plain lower-case schema name"
             )));
@@ -174,49 +169,14 @@ impl PostgresStore {
     }
 
     /// Creates the schema and applies the migrations it does not have yet; safe to run from several
-    /// replicas at once.
+    /// replicas at once (the runner in [`hookguard::postgres_migrations`], shared with the sender's queue).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] if the database refuses.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let schema = &*self.schema;
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('hookguard:migrate:' || $1))")
-            .bind(schema)
-            .execute(&mut *tx)
+        postgres_migrations::migrate(&self.pool, "idempotency-store", &self.schema, MIGRATIONS)
             .await
-            .map_err(unavailable)?;
-        let setup = format!(
-            "CREATE SCHEMA IF NOT EXISTS {schema}; \
-             CREATE TABLE IF NOT EXISTS {schema}.migrations (version integer PRIMARY KEY, \
-             name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-        );
-        sqlx::raw_sql(AssertSqlSafe(setup))
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-        let current: i32 = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT coalesce(max(version), 0) FROM {schema}.migrations"
-        )))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(unavailable)?;
-        for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
-            sqlx::raw_sql(AssertSqlSafe(sql.replace("{schema}", schema)))
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?;
-            sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO {schema}.migrations (version, name) VALUES ($1, $2)"
-            )))
-            .bind(version)
-            .bind(name)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-            tracing::info!(schema, version, name, "applied idempotency-store migration");
-        }
-        tx.commit().await.map_err(unavailable)
+            .map_err(unavailable)
     }
 
     /// Runs [`purge_expired`](IdempotencyStore::purge_expired) every `interval`, `limit` rows at a time until
