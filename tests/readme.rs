@@ -26,7 +26,8 @@ fn runnable_blocks(readme: &str) -> Vec<String> {
 
 #[test]
 fn the_readme_finds_its_blocks() {
-    let sample = "text\n```sh\necho one\n```\n```sh no-test\nexit 1\n```\n```rust\nfn x() {}\n```\n";
+    let sample =
+        "text\n```sh\necho one\n```\n```sh no-test\nexit 1\n```\n```rust\nfn x() {}\n```\n";
     assert_eq!(runnable_blocks(sample), vec!["echo one\n".to_owned()]);
 }
 

@@ -296,8 +296,9 @@ async fn kill_9_mid_delivery_loses_nothing(backend: Backend, test: &str) {
         "the kill came before the end of the run"
     );
 
-    let _second = Worker::start(&url, &ns, &endpoint).await;
+    let second = Worker::start(&url, &ns, &endpoint).await;
     let stats = drained(&queue, Duration::from_secs(90)).await;
+    drop(second);
     assert_eq!(stats.dead, 0, "nothing dead-lettered: {stats:?}");
     let seen = rx.seen.lock().unwrap();
     let missing: Vec<String> = (0..EVENTS)
