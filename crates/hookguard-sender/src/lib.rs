@@ -78,11 +78,13 @@ pub use error::{ConfigError, SendError};
 /// Time, shared with the verifier and the receiver's layer: one [`TestClock`] drives both sides of a test.
 pub use hookguard::{Clock, SystemClock, TestClock, Timestamp};
 pub use outcome::{Outcome, PermanentStatuses, classify, parse_retry_after};
+#[cfg(feature = "redis")]
+pub use queue::RedisQueue;
 pub use queue::{
     Attempt, AttemptErrorKind, AttemptResult, BoxedQueue, Cursor, DeadLetterFilter, DeadLetterPage,
     DeadLetterReason, EndpointState, Job, JobError, JobId, JobRecord, JobState, LeaseBatch,
     LeaseHandle, LeaseOptions, LeaseToken, Leased, MAX_PAYLOAD, MemoryQueue, NewJob, Page,
-    Progress, Queue, QueueError, QueueStats, Transition, is_valid_event_id,
+    Progress, Queue, QueueError, QueueStats, TimeSource, Transition, is_valid_event_id,
 };
 pub use rate_limit::RateLimit;
 pub use retry::RetryPolicy;

@@ -36,6 +36,8 @@
 
 mod boxed;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -48,6 +50,22 @@ use crate::Timestamp;
 
 pub use boxed::BoxedQueue;
 pub use memory::MemoryQueue;
+#[cfg(feature = "redis")]
+pub use redis::RedisQueue;
+
+/// Whose clock a networked queue compares deadlines on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeSource {
+    /// The backend server's clock (Redis `TIME`): processes whose clocks are skewed still agree on when a
+    /// lease lapsed and a job fell due. Times a caller computed from its own `now` are moved by the
+    /// difference.
+    #[default]
+    Server,
+    /// The `now` passed to each call: for tests that drive a [`TestClock`](crate::TestClock), or processes
+    /// whose clocks are known to agree to well within a lease.
+    Caller,
+}
 
 /// A job's identifier, unique within one queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

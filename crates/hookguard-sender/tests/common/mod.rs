@@ -489,3 +489,18 @@ mod counting {
         }
     }
 }
+
+/// The URL in `var` (`REDIS_URL`, `DATABASE_URL`) for a backend test, or `None` after printing that
+/// `test` is skipped; with `HOOKGUARD_REQUIRE_BACKENDS=1` a missing URL fails the test instead.
+pub fn backend_url(var: &str, test: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("HOOKGUARD_REQUIRE_BACKENDS").as_deref() == Ok("1") => {
+            panic!("HOOKGUARD_REQUIRE_BACKENDS=1 but {var} is unset")
+        }
+        _ => {
+            eprintln!("{test}: skipped, {var} is unset");
+            None
+        }
+    }
+}

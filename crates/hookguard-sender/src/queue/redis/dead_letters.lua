@@ -1,0 +1,14 @@
+-- dead_letters. ARGV: endpoint ('' for all), min score, max score (Redis range syntax: the time filter,
+-- min raised to the cursor's time), the cursor's time and id (padded) ('' and '' for none), limit.
+-- Returns {1 if there are more, then up to `limit` records}, oldest first, ties in id order.
+local k = ARGV[1] == '' and key('dead') or key('dead', ARGV[1])
+local after_score, after_m = tonumber(ARGV[4]), ARGV[5]
+local limit = tonumber(ARGV[6])
+local found = scan(k, ARGV[2], ARGV[3], limit, function(m, score)
+  return after_m == '' or score > after_score or m > after_m
+end)
+local out = {#found > limit and 1 or 0}
+for i = 1, math.min(#found, limit) do
+  out[#out + 1] = record(found[i])
+end
+return out
