@@ -203,6 +203,33 @@ async fn deadlines_are_judged_on_the_servers_clock_by_default() {
         until >= real + S * 595,
         "relative to the server's clock: {until}"
     );
+    // A job from an enqueuer whose clock is an hour fast is due at once, not in an hour; one scheduled a
+    // minute after its creation is due a minute after the server's now.
+    let fast_now = real + S * 3600;
+    let now_job = q.enqueue(job("ep2", "fast", fast_now)).await.unwrap();
+    let later_job = q
+        .enqueue(job("ep2", "fast_later", fast_now).scheduled_at(fast_now + S * 60))
+        .await
+        .unwrap();
+    let got = q
+        .lease(real, 10, lease, &LeaseOptions::all())
+        .await
+        .unwrap();
+    assert_eq!(
+        got.jobs.iter().map(|l| l.job.id).collect::<Vec<_>>(),
+        vec![now_job]
+    );
+    let JobState::Scheduled { due_at } = q.get(later_job).await.unwrap().unwrap().state else {
+        panic!("scheduled")
+    };
+    assert!(
+        due_at < real + S * 120,
+        "due a minute after the server's now: {due_at}"
+    );
+    assert_eq!(
+        q.get(now_job).await.unwrap().unwrap().job.created_at,
+        fast_now
+    );
     delete_keys(&url, &prefix).await;
 }
 
@@ -522,8 +549,9 @@ async fn a_sender_carries_on_through_a_restart_of_the_server() {
     }
     assert!(delivered(&rx) < total, "the restart comes mid-run");
     server.kill();
-    // Down for a moment: workers' calls fail; then the same server and data come back.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Down for a moment: workers' calls fail (longer than the sender's own retries of one call); then the
+    // same server and data come back.
+    tokio::time::sleep(S).await;
     let _server = PrivateRedis::start(port, &dir.0, test).expect("restarted");
     let started = Instant::now();
     while delivered(&rx) < total {

@@ -89,8 +89,9 @@ impl std::error::Error for InvalidPrefix {}
 /// Deadlines are compared on the **server's clock** by default (`redis.call('TIME')` in each script): a lease
 /// taken by one process and reaped by another is judged on one clock, however skewed theirs are. Absolute
 /// times a caller computed from its own clock (a retry's due time, an extended lease deadline) are moved by
-/// the difference between its `now` and the server's, so relative delays are kept. Creation and delivery
-/// times are the enqueuer's and the worker's (`max_age` and pruning compare them with the caller's `now`).
+/// the difference between its `now` and the server's, so relative delays are kept; a new job is due as long
+/// after the server's now as its due time is after its creation. Creation and delivery times stay the
+/// enqueuer's and the worker's (`max_age` and pruning compare them with the caller's `now`).
 /// [`TimeSource::Caller`] uses the `now` passed to each call instead: for tests that drive a
 /// [`TestClock`](crate::TestClock), or processes whose clocks agree to well within a lease.
 ///
@@ -337,12 +338,17 @@ impl RedisQueue {
         }
     }
 
-    /// The time arguments of a script: the caller's `now` and whose clock to use.
-    fn clock(&self, now: Timestamp) -> (i64, &'static str) {
+    /// Whose clock a script uses: `c` the caller's, `s` the server's.
+    const fn mode(&self) -> &'static str {
         match self.time {
-            TimeSource::Caller => (ms(now), "c"),
-            TimeSource::Server => (ms(now), "s"),
+            TimeSource::Caller => "c",
+            TimeSource::Server => "s",
         }
+    }
+
+    /// The time arguments of a script: the caller's `now` and whose clock to use.
+    const fn clock(&self, now: Timestamp) -> (i64, &'static str) {
+        (now.as_unix_millis(), self.mode())
     }
 
     fn call(&self, script: &'static Script) -> ScriptInvocation<'static> {
@@ -443,7 +449,7 @@ impl Queue for RedisQueue {
         }
         let n = jobs.len();
         let mut call = self.call(&ENQUEUE_MANY);
-        call.arg(n);
+        call.arg(self.mode()).arg(n);
         for job in jobs {
             let (endpoint_id, event_id, event_type, payload, created_at, due_at) = job.into_parts();
             call.arg(endpoint_id)
