@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hookguard::{Scheme, Verifier};
 use hookguard_sender::{
-    DeadLetterFilter, Event, JobId, JobState, LeaseOptions, LeaseToken, NewJob, Page, Queue,
-    RedisQueue, RetryPolicy, Sender, TimeSource, Timestamp, conformance,
+    BoxedQueue, DeadLetterFilter, Event, JobId, JobState, LeaseOptions, LeaseToken, NewJob, Page,
+    Queue, RedisQueue, RetryPolicy, Sender, TimeSource, Timestamp, conformance,
 };
 
 const S: Duration = Duration::from_secs(1);
@@ -88,6 +88,14 @@ fn job(endpoint: &str, event: &str, now: Timestamp) -> NewJob {
     .unwrap()
 }
 
+#[test]
+fn types_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync + Clone + std::fmt::Debug>() {}
+    assert_send_sync::<RedisQueue>();
+    fn assert_sender<T: Send + Sync>() {}
+    assert_sender::<Sender<RedisQueue>>();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_queue_conforms() {
     let Some(url) = redis_url("redis_queue_conforms") else {
@@ -138,7 +146,8 @@ async fn an_enqueue_through_one_instance_wakes_a_waiter_on_another() {
         return;
     };
     let prefix = unique_prefix();
-    let waiter = queue(&url, &prefix, TimeSource::Server).await;
+    // Through the `dyn` adapter, as `examples/sender.rs --queue redis://…` runs it.
+    let waiter = BoxedQueue::new(queue(&url, &prefix, TimeSource::Server).await);
     let enqueuer = queue(&url, &prefix, TimeSource::Server).await;
     let now = Timestamp::now();
     let waiting = tokio::spawn(async move {
