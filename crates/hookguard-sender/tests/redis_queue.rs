@@ -140,6 +140,26 @@ async fn two_redis_queues_on_one_prefix_conform() {
     delete_keys(&url, &prefix).await;
 }
 
+/// Whether `waiter`, waiting with a deadline 30 s away, is woken within 10 s while `enqueuer` (another
+/// instance: no local wake-up) enqueues a due job every 100 ms. Its subscriber starts with its first wait,
+/// or is still reconnecting: a wake-up published before it subscribed is lost, hence the repeats.
+async fn wakes<W: Queue + Clone>(waiter: W, enqueuer: &RedisQueue, tag: &str) -> bool {
+    let now = Timestamp::now();
+    let waiting = tokio::spawn(async move {
+        tokio::time::timeout(S * 10, waiter.wait_for_work(now, now + S * 30))
+            .await
+            .is_ok()
+    });
+    let mut i = 0;
+    while !waiting.is_finished() {
+        let at = Timestamp::now();
+        until_available(|| enqueuer.enqueue(job("wake", &format!("{tag}_{i}"), at))).await;
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    waiting.await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_enqueue_through_one_instance_wakes_a_waiter_on_another() {
     let Some(url) = redis_url("an_enqueue_through_one_instance_wakes_a_waiter_on_another") else {
@@ -149,24 +169,7 @@ async fn an_enqueue_through_one_instance_wakes_a_waiter_on_another() {
     // Through the `dyn` adapter, as `examples/sender.rs --queue redis://…` runs it.
     let waiter = BoxedQueue::new(queue(&url, &prefix, TimeSource::Server).await);
     let enqueuer = queue(&url, &prefix, TimeSource::Server).await;
-    let now = Timestamp::now();
-    let waiting = tokio::spawn(async move {
-        tokio::time::timeout(S * 10, waiter.wait_for_work(now, now + S * 30))
-            .await
-            .is_ok()
-    });
-    // The waiter's subscriber starts with its first wait: enqueue until it has seen one (a published
-    // wake-up before it subscribed is lost, and the waiter would sleep its 30 s).
-    let mut i = 0;
-    while !waiting.is_finished() {
-        enqueuer
-            .enqueue(job("ep", &format!("wake_{i}"), Timestamp::now()))
-            .await
-            .unwrap();
-        i += 1;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let woken = waiting.await.unwrap();
+    let woken = wakes(waiter, &enqueuer, "wake").await;
     delete_keys(&url, &prefix).await;
     assert!(
         woken,
@@ -466,6 +469,13 @@ async fn jobs_survive_a_kill_9_of_the_server() {
         .await
         .unwrap();
     assert_eq!(leased.jobs.len(), 3);
+    let other = queue(&url, "durable", TimeSource::Caller)
+        .await
+        .timeout(S * 2);
+    assert!(
+        wakes(q.clone(), &other, "before").await,
+        "subscribed before the crash"
+    );
     let before = q.stats(now + S * 5).await.unwrap();
 
     server.kill();
@@ -496,6 +506,10 @@ async fn jobs_survive_a_kill_9_of_the_server() {
     assert!(
         fresh.0 > ids.iter().map(|i| i.0).max().unwrap(),
         "ids are not reused"
+    );
+    assert!(
+        wakes(q.clone(), &other, "after").await,
+        "the wake-up subscriber reconnected"
     );
 }
 

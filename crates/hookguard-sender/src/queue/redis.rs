@@ -79,11 +79,14 @@ impl std::error::Error for InvalidPrefix {}
 ///
 /// # Keys, Cluster and scale
 /// Every key starts with `{prefix}:` (default prefix `hookguard:queue`): the braces make the prefix a
-/// **hash tag**, so a whole queue lives in one Redis Cluster slot and every script runs on one node. The
-/// scripts build their key names from the root they are given (as BullMQ's do), which Cluster accepts
-/// because all of them hash to that slot. The price: **one queue is one shard**. A Cluster spreads several
-/// queues (several prefixes, e.g. one per tenant or per group of endpoints), not one queue's load; one queue
-/// scales as far as one Redis primary does.
+/// **hash tag**, so a whole queue lives in one Redis Cluster slot and every script touches one node. The
+/// scripts build their key names from the root they are given as `KEYS[1]` (as BullMQ's do), which Cluster
+/// accepts because all of them hash to that slot. The price: **one queue is one shard**. A Cluster spreads
+/// several queues (several prefixes, e.g. one per tenant or per group of endpoints), not one queue's load;
+/// one queue scales as far as one Redis primary does. This type talks to one server through a
+/// [`ConnectionManager`] (standalone Redis, or the primary a URL names); it does not follow Cluster
+/// redirections (`MOVED` is reported as [`QueueError::Unavailable`]), so against a Cluster point it at the
+/// primary that owns the queue's slot (`CLUSTER KEYSLOT {prefix}`).
 ///
 /// # Time
 /// Deadlines are compared on the **server's clock** by default (`redis.call('TIME')` in each script): a lease

@@ -10,6 +10,9 @@ local limit = tonumber(ARGV[6])
 local off = {}
 local found = scan(k, ARGV[2], ARGV[3], limit, function(m)
   local ep = redis.call('HGET', key('j', m), 'e')
+  if not ep then
+    return false
+  end
   if off[ep] == nil then
     off[ep] = disabled(ep)
   end
