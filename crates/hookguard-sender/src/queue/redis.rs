@@ -780,3 +780,49 @@ impl Queue for RedisQueue {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_letter_filters_become_score_ranges() {
+        let t = Timestamp::from_unix_millis;
+        assert_eq!(
+            dead_range(&DeadLetterFilter::all(), None),
+            ("-inf".to_owned(), "+inf".to_owned())
+        );
+        let window = DeadLetterFilter {
+            endpoint_id: None,
+            since: Some(t(1_000)),
+            before: Some(t(5_000)),
+        };
+        assert_eq!(
+            dead_range(&window, None),
+            ("1000".to_owned(), "(5000".to_owned()),
+            "since inclusive, before exclusive"
+        );
+        let cursor = |ms| Cursor {
+            dead_at: t(ms),
+            id: JobId(7),
+        };
+        assert_eq!(dead_range(&window, Some(cursor(3_000))).0, "3000");
+        assert_eq!(dead_range(&window, Some(cursor(500))).0, "1000");
+        assert_eq!(
+            dead_range(&DeadLetterFilter::all(), Some(cursor(500))).0,
+            "500"
+        );
+    }
+
+    #[test]
+    fn connection_failures_are_transient_and_misuse_is_not() {
+        let io =
+            ::redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert!(from_redis(io).is_transient());
+        let refused =
+            ::redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(from_redis(refused).is_transient());
+        let misuse = ::redis::RedisError::from((::redis::ErrorKind::Client, "bad call"));
+        assert!(matches!(from_redis(misuse), QueueError::Backend(_)));
+    }
+}
