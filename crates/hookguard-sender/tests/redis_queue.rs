@@ -604,3 +604,64 @@ async fn a_sender_carries_on_through_a_restart_of_the_server() {
     assert!(dead.items.is_empty());
     workers.shutdown(S * 5).await;
 }
+
+#[tokio::test]
+async fn big_batches_lease_in_bounded_steps_and_conclude_in_one_call() {
+    let Some(url) = redis_url("big_batches_lease_in_bounded_steps_and_conclude_in_one_call") else {
+        return;
+    };
+    let prefix = unique_prefix();
+    let q = queue(&url, &prefix, TimeSource::Caller).await;
+    let now = Timestamp::from_unix_seconds(1_700_000_000);
+    // 5000 acks are 10 000 score/member arguments: more than one `unpack` may take at once.
+    let total = 5000;
+    let jobs = (0..total)
+        .map(|i| job("ep", &format!("e{i}"), now))
+        .collect();
+    q.enqueue_many(jobs).await.unwrap();
+    let mut leased = Vec::new();
+    while leased.len() < total {
+        let batch = q
+            .lease(now, 5000, S * 60, &LeaseOptions::all())
+            .await
+            .unwrap();
+        assert!(batch.jobs.len() <= RedisQueue::MAX_LEASE);
+        if leased.len() + batch.jobs.len() < total {
+            assert!(
+                batch.next_due.is_some_and(|d| d <= now),
+                "stopped at the bound: more is due now"
+            );
+        }
+        leased.extend(batch.jobs);
+    }
+    let attempt = |l: &hookguard_sender::Leased| {
+        hookguard_sender::Attempt::new(
+            l.attempt,
+            now,
+            hookguard_sender::AttemptResult::Status(200),
+            Duration::from_millis(3),
+        )
+    };
+    let batch = leased
+        .iter()
+        .map(|l| {
+            (
+                l.handle.clone(),
+                hookguard_sender::Transition::Ack {
+                    attempt: attempt(l),
+                },
+            )
+        })
+        .collect();
+    let results = q.conclude(now, batch).await.unwrap();
+    assert_eq!(results.len(), total);
+    assert!(results.iter().all(Result::is_ok));
+    let stats = q.stats(now).await.unwrap();
+    assert_eq!((stats.due, stats.in_flight), (0, 0));
+    assert_eq!(
+        q.prune(now + S, 10_000).await.unwrap(),
+        (total, false),
+        "all delivered"
+    );
+    delete_keys(&url, &prefix).await;
+}

@@ -20,8 +20,8 @@ for i = 0, n - 1 do
     end
     redis.call('HSET', key('events'), field, m)
     redis.call('HSET', key('j', m), 'e', ep, 'v', ev, 't', ARGV[b + 2], 'p', ARGV[b + 3], 'c', created,
-      'n', 0, 'l', 0)
-    schedule(m, ep, due)
+      'n', 0, 'l', 0, 's', 's', 'a', due, 'k', '')
+    index_due(m, ep, due, created)
     if due <= created or due <= server then
       due_now = true
     end

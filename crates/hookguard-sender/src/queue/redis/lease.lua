@@ -75,12 +75,12 @@ end
 
 local until_ms = now + lease_ms
 local reply = {0, 0, 0}
+local members, flight = {}, {}
 for n, p in ipairs(picked) do
   local m, ep = p[1], p[2]
   local j = key('j', m)
-  redis.call('ZREM', key('due', ep), m)
-  redis.call('ZREM', key('created'), m)
-  redis.call('ZADD', key('flight'), until_ms, m)
+  members[n] = m
+  flight[2 * n - 1], flight[2 * n] = until_ms, m
   redis.call('HSET', j, 's', 'f', 'a', until_ms, 'k', string.sub(tokens, (n - 1) * 16 + 1, n * 16))
   local f = redis.call('HMGET', j, 'v', 't', 'p', 'c', 'n')
   reply[#reply + 1] = tonumber(m)
@@ -89,11 +89,16 @@ for n, p in ipairs(picked) do
     reply[#reply + 1] = v
   end
 end
+bulk('ZREM', key('created'), members)
+bulk('ZADD', key('flight'), flight)
 
--- Re-index the endpoints leased from; note those whose cap this call used up.
+-- Take the leased jobs out of their endpoints' due sets and re-index those endpoints; note those whose cap
+-- this call used up.
 local spent = {}
 for _, c in ipairs(candidates) do
   if c.taken > 0 then
+    local taken = {unpack(c.due, 1, c.taken)}
+    bulk('ZREM', key('due', c.ep), taken)
     set_head(c.ep)
   end
   if c.taken >= c.cap then

@@ -63,16 +63,21 @@ local function leave(m, st, ep)
   end
 end
 
--- Schedules job `m` (not in any index) at `at`.
-local function schedule(m, ep, at)
-  local j = key('j', m)
-  redis.call('HSET', j, 's', 's', 'a', at, 'k', '')
+-- Indexes job `m`, whose hash already says it is scheduled at `at`, in the due, creation and ready sets.
+local function index_due(m, ep, at, created)
   redis.call('ZADD', key('due', ep), at, m)
-  redis.call('ZADD', key('created'), redis.call('HGET', j, 'c'), m)
+  redis.call('ZADD', key('created'), created, m)
   local score = redis.call('ZSCORE', key('ready'), ep)
   if not score or at < tonumber(score) then
     redis.call('ZADD', key('ready'), at, ep)
   end
+end
+
+-- Schedules job `m` (not in any index) at `at`.
+local function schedule(m, ep, at)
+  local j = key('j', m)
+  redis.call('HSET', j, 's', 's', 'a', at, 'k', '')
+  index_due(m, ep, at, redis.call('HGET', j, 'c'))
 end
 
 -- Dead-letters job `m` (not in any index) at `now`.
@@ -102,6 +107,14 @@ local function record(m)
   local f = redis.call('HMGET', key('j', m), 'e', 'v', 't', 'p', 'c', 'n', 's', 'a', 'r')
   return {tonumber(m), f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9],
     redis.call('LRANGE', key('h', m), 0, -1)}
+end
+
+-- `redis.call(cmd, k, items...)` in chunks of at most 1000 items (`unpack` has a stack limit); the chunks'
+-- even length keeps score/member pairs together.
+local function bulk(cmd, k, items)
+  for i = 1, #items, 1000 do
+    redis.call(cmd, k, unpack(items, i, math.min(i + 999, #items)))
+  end
 end
 
 local function wake()
