@@ -47,33 +47,60 @@ async fn queue(url: &str, prefix: &str, time: TimeSource) -> RedisQueue {
         .timeout(S * 30)
 }
 
-/// Deletes every key of the queue under `prefix`.
-async fn delete_keys(url: &str, prefix: &str) {
-    let client = redis::Client::open(url).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let pattern = format!("{{{prefix}}}:*");
-    let mut cursor = 0_u64;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        if !keys.is_empty() {
-            let () = redis::cmd("DEL")
-                .arg(&keys)
-                .query_async(&mut conn)
-                .await
-                .unwrap();
+/// Deletes the keys of the queues under its prefixes when dropped, so also when a test fails.
+struct DeleteKeys {
+    url: String,
+    prefixes: Arc<Mutex<Vec<String>>>,
+}
+
+impl DeleteKeys {
+    fn new(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            prefixes: Arc::default(),
         }
-        if next == 0 {
-            break;
+    }
+
+    /// A fresh prefix whose keys are deleted at the end.
+    fn prefix(&self) -> String {
+        let prefix = unique_prefix();
+        self.prefixes.lock().unwrap().push(prefix.clone());
+        prefix
+    }
+}
+
+impl Drop for DeleteKeys {
+    fn drop(&mut self) {
+        // Blocking, on a connection of its own: a drop cannot await, and this runs once per test.
+        let Ok(mut conn) = redis::Client::open(self.url.as_str()).and_then(|c| c.get_connection())
+        else {
+            return;
+        };
+        let prefixes =
+            std::mem::take(&mut *self.prefixes.lock().unwrap_or_else(|e| e.into_inner()));
+        for prefix in prefixes {
+            let pattern = format!("{{{prefix}}}:*");
+            let mut cursor = 0_u64;
+            loop {
+                let Ok((next, keys)) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query::<(u64, Vec<String>)>(&mut conn)
+                else {
+                    break;
+                };
+                if !keys.is_empty() {
+                    let _: Result<(), _> = redis::cmd("DEL").arg(&keys).query(&mut conn);
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
         }
-        cursor = next;
     }
 }
 
@@ -101,27 +128,19 @@ async fn redis_queue_conforms() {
     let Some(url) = redis_url("redis_queue_conforms") else {
         return;
     };
-    let prefixes = Arc::new(Mutex::new(Vec::new()));
+    let keys = DeleteKeys::new(&url);
     let heavy = conformance::Options {
         jobs: 1000,
         tasks: 8,
     };
     conformance::run_with(
         || {
-            let (url, prefixes) = (url.clone(), Arc::clone(&prefixes));
-            async move {
-                let prefix = unique_prefix();
-                prefixes.lock().unwrap().push(prefix.clone());
-                queue(&url, &prefix, TimeSource::Caller).await
-            }
+            let (url, prefix) = (url.clone(), keys.prefix());
+            async move { queue(&url, &prefix, TimeSource::Caller).await }
         },
         heavy,
     )
     .await;
-    let all = prefixes.lock().unwrap().clone();
-    for prefix in all {
-        delete_keys(&url, &prefix).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,7 +148,8 @@ async fn two_redis_queues_on_one_prefix_conform() {
     let Some(url) = redis_url("two_redis_queues_on_one_prefix_conform") else {
         return;
     };
-    let prefix = unique_prefix();
+    let keys = DeleteKeys::new(&url);
+    let prefix = keys.prefix();
     conformance::run_shared(|| async {
         (
             queue(&url, &prefix, TimeSource::Caller).await,
@@ -137,7 +157,6 @@ async fn two_redis_queues_on_one_prefix_conform() {
         )
     })
     .await;
-    delete_keys(&url, &prefix).await;
 }
 
 /// Whether `waiter`, waiting with a deadline 30 s away, is woken within 10 s while `enqueuer` (another
@@ -165,12 +184,12 @@ async fn an_enqueue_through_one_instance_wakes_a_waiter_on_another() {
     let Some(url) = redis_url("an_enqueue_through_one_instance_wakes_a_waiter_on_another") else {
         return;
     };
-    let prefix = unique_prefix();
+    let keys = DeleteKeys::new(&url);
+    let prefix = keys.prefix();
     // Through the `dyn` adapter, as `examples/sender.rs --queue redis://…` runs it.
     let waiter = BoxedQueue::new(queue(&url, &prefix, TimeSource::Server).await);
     let enqueuer = queue(&url, &prefix, TimeSource::Server).await;
     let woken = wakes(waiter, &enqueuer, "wake").await;
-    delete_keys(&url, &prefix).await;
     assert!(
         woken,
         "the waiter was not woken within 10 s by another instance's enqueue"
@@ -182,7 +201,8 @@ async fn deadlines_are_judged_on_the_servers_clock_by_default() {
     let Some(url) = redis_url("deadlines_are_judged_on_the_servers_clock_by_default") else {
         return;
     };
-    let prefix = unique_prefix();
+    let keys = DeleteKeys::new(&url);
+    let prefix = keys.prefix();
     let q = queue(&url, &prefix, TimeSource::Server).await;
     let real = Timestamp::now();
     let id = q.enqueue(job("ep", "skewed", real)).await.unwrap();
@@ -242,7 +262,6 @@ async fn deadlines_are_judged_on_the_servers_clock_by_default() {
         q.get(now_job).await.unwrap().unwrap().job.created_at,
         fast_now
     );
-    delete_keys(&url, &prefix).await;
 }
 
 #[tokio::test]
@@ -250,7 +269,8 @@ async fn a_held_back_endpoints_backlog_is_never_scanned() {
     let Some(url) = redis_url("a_held_back_endpoints_backlog_is_never_scanned") else {
         return;
     };
-    let prefix = unique_prefix();
+    let keys = DeleteKeys::new(&url);
+    let prefix = keys.prefix();
     let q = queue(&url, &prefix, TimeSource::Caller).await;
     let now = Timestamp::from_unix_seconds(1_700_000_000);
     for chunk in 0..10 {
@@ -305,7 +325,6 @@ async fn a_held_back_endpoints_backlog_is_never_scanned() {
     assert!(visited <= 10, "{visited} members visited");
     let stats = q.stats(at).await.unwrap();
     assert_eq!((stats.due, stats.in_flight), (9_997, 5));
-    delete_keys(&url, &prefix).await;
 }
 
 #[tokio::test]
@@ -610,7 +629,8 @@ async fn big_batches_lease_in_bounded_steps_and_conclude_in_one_call() {
     let Some(url) = redis_url("big_batches_lease_in_bounded_steps_and_conclude_in_one_call") else {
         return;
     };
-    let prefix = unique_prefix();
+    let keys = DeleteKeys::new(&url);
+    let prefix = keys.prefix();
     let q = queue(&url, &prefix, TimeSource::Caller).await;
     let now = Timestamp::from_unix_seconds(1_700_000_000);
     // 5000 acks are 10 000 score/member arguments: more than one `unpack` may take at once.
@@ -663,5 +683,4 @@ async fn big_batches_lease_in_bounded_steps_and_conclude_in_one_call() {
         (total, false),
         "all delivered"
     );
-    delete_keys(&url, &prefix).await;
 }
