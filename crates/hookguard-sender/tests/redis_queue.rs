@@ -684,3 +684,78 @@ async fn big_batches_lease_in_bounded_steps_and_conclude_in_one_call() {
         "all delivered"
     );
 }
+
+#[tokio::test]
+async fn endpoint_filters_match_exactly_one_endpoint_whatever_its_id() {
+    let Some(url) = redis_url("endpoint_filters_match_exactly_one_endpoint_whatever_its_id") else {
+        return;
+    };
+    let keys = DeleteKeys::new(&url);
+    let prefix = keys.prefix();
+    let q = queue(&url, &prefix, TimeSource::Caller).await;
+    let now = Timestamp::from_unix_seconds(1_700_000_000);
+    // Ids that are key separators or look like the scripts' own arguments.
+    let endpoints = ["a", "a:b", "=a", "dead", "tenant 1/ü"];
+    for ep in endpoints {
+        q.enqueue(job(ep, "e", now)).await.unwrap();
+    }
+    let leased = q
+        .lease(now, 10, S * 60, &LeaseOptions::all())
+        .await
+        .unwrap();
+    assert_eq!(leased.jobs.len(), endpoints.len());
+    let batch = leased
+        .jobs
+        .iter()
+        .map(|l| {
+            (
+                l.handle.clone(),
+                hookguard_sender::Transition::DeadLetter {
+                    reason: hookguard_sender::DeadLetterReason::AttemptsExhausted,
+                    attempt: None,
+                    disable_endpoint: false,
+                },
+            )
+        })
+        .collect();
+    assert!(
+        q.conclude(now, batch)
+            .await
+            .unwrap()
+            .iter()
+            .all(Result::is_ok)
+    );
+    for ep in endpoints {
+        let page = q
+            .dead_letters(&DeadLetterFilter::endpoint(ep), Page::first(10))
+            .await
+            .unwrap();
+        let got: Vec<_> = page
+            .items
+            .iter()
+            .map(|r| r.job.endpoint_id.as_str())
+            .collect();
+        assert_eq!(got, vec![ep], "the filter {ep:?}");
+    }
+    let none = DeadLetterFilter::endpoint("");
+    assert!(
+        q.dead_letters(&none, Page::first(10))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(q.replay_all(&none, now, 10).await.unwrap(), (0, false));
+    assert_eq!(q.purge(&none, 10).await.unwrap(), (0, false));
+    assert_eq!(
+        q.purge(&DeadLetterFilter::endpoint("a:b"), 10)
+            .await
+            .unwrap(),
+        (1, false)
+    );
+    assert_eq!(q.stats(now).await.unwrap().dead, 4);
+    assert_eq!(
+        q.endpoint_state("").await.unwrap(),
+        hookguard_sender::EndpointState::default()
+    );
+}

@@ -195,6 +195,11 @@ fn unavailable(message: &'static str) -> QueueError {
     QueueError::Unavailable(message.into())
 }
 
+/// An endpoint filter for the scripts: `''` for every endpoint, `=` and the id for one.
+fn endpoint_arg(endpoint_id: Option<&str>) -> String {
+    endpoint_id.map_or_else(String::new, |ep| format!("={ep}"))
+}
+
 fn ms(t: Timestamp) -> i64 {
     t.as_unix_millis()
 }
@@ -633,7 +638,7 @@ impl Queue for RedisQueue {
         let limit = page.limit.min(Self::MAX_BULK);
         let (min, max) = dead_range(filter, page.after);
         let mut call = self.call(&DEAD_LETTERS);
-        call.arg(filter.endpoint_id.as_deref().unwrap_or(""))
+        call.arg(endpoint_arg(filter.endpoint_id.as_deref()))
             .arg(min)
             .arg(max);
         match page.after {
@@ -691,7 +696,7 @@ impl Queue for RedisQueue {
         let (min, max) = dead_range(filter, None);
         let (now_ms, mode) = self.clock(now);
         let mut call = self.call(&REPLAY_ALL);
-        call.arg(filter.endpoint_id.as_deref().unwrap_or(""))
+        call.arg(endpoint_arg(filter.endpoint_id.as_deref()))
             .arg(min)
             .arg(max)
             .arg(now_ms)
@@ -714,7 +719,7 @@ impl Queue for RedisQueue {
     async fn purge(&self, filter: &DeadLetterFilter, limit: usize) -> Result<Progress, QueueError> {
         let (min, max) = dead_range(filter, None);
         let mut call = self.call(&PURGE);
-        call.arg(filter.endpoint_id.as_deref().unwrap_or(""))
+        call.arg(endpoint_arg(filter.endpoint_id.as_deref()))
             .arg(min)
             .arg(max)
             .arg(limit.min(Self::MAX_BULK));
@@ -736,12 +741,8 @@ impl Queue for RedisQueue {
     }
 
     async fn endpoint_state(&self, endpoint_id: &str) -> Result<EndpointState, QueueError> {
-        if endpoint_id.is_empty() {
-            // Never a stored endpoint (ids are not empty); '' means "all" to the script.
-            return Ok(EndpointState::default());
-        }
         let mut call = self.call(&ENDPOINT_STATES);
-        call.arg(endpoint_id);
+        call.arg(endpoint_arg(Some(endpoint_id)));
         let rows = array(self.run(&call).await?)?;
         let row = rows
             .into_iter()
@@ -752,7 +753,7 @@ impl Queue for RedisQueue {
 
     async fn endpoint_states(&self) -> Result<Vec<(String, EndpointState)>, QueueError> {
         let mut call = self.call(&ENDPOINT_STATES);
-        call.arg("");
+        call.arg(endpoint_arg(None));
         let mut all = array(self.run(&call).await?)?
             .into_iter()
             .map(codec::endpoint_state)

@@ -1,7 +1,9 @@
--- dead_letters. ARGV: endpoint ('' for all), min score, max score (Redis range syntax: the time filter,
--- min raised to the cursor's time), the cursor's time and id (padded) ('' and '' for none), limit.
+-- dead_letters. ARGV: endpoint filter (see `endpoint_arg`), min score, max score (Redis range syntax: the
+-- time filter, min raised to the cursor's time), the cursor's time and id (padded) ('' and '' for none),
+-- limit.
 -- Returns {1 if there are more, then up to `limit` records}, oldest first, ties in id order.
-local k = ARGV[1] == '' and key('dead') or key('dead', ARGV[1])
+local only = endpoint_arg(ARGV[1])
+local k = only and key('dead', only) or key('dead')
 local after_score, after_m = tonumber(ARGV[4]), ARGV[5]
 local limit = tonumber(ARGV[6])
 local found = scan(k, ARGV[2], ARGV[3], limit, function(m, score)

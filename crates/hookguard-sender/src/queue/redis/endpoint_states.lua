@@ -1,6 +1,7 @@
--- endpoint_states. ARGV: an endpoint, or '' for every endpoint with a state.
+-- endpoint_states. ARGV: one endpoint, or every endpoint with a state (see `endpoint_arg`).
 -- Returns {endpoint, on, paused-until, reason, changed, ...} (absent fields as nil).
-local eps = ARGV[1] == '' and redis.call('SMEMBERS', key('states')) or {ARGV[1]}
+local one = endpoint_arg(ARGV[1])
+local eps = one and {one} or redis.call('SMEMBERS', key('states'))
 local out = {}
 for _, ep in ipairs(eps) do
   local f = redis.call('HMGET', key('state', ep), 'on', 'pu', 'r', 'ch')

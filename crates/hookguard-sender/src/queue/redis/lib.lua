@@ -117,6 +117,15 @@ local function bulk(cmd, k, items)
   end
 end
 
+-- An endpoint filter argument: '' for every endpoint, or '=' followed by one endpoint's id (which may be
+-- anything, even empty). Returns the id, or nil for all.
+local function endpoint_arg(arg)
+  if arg == '' then
+    return nil
+  end
+  return string.sub(arg, 2)
+end
+
 local function wake()
   redis.call('PUBLISH', key('wake'), '1')
 end

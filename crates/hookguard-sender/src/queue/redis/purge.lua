@@ -1,7 +1,8 @@
--- purge. ARGV: endpoint ('' for all), min score, max score (the time filter), limit.
+-- purge. ARGV: endpoint filter (see `endpoint_arg`), min score, max score (the time filter), limit.
 -- Deletes at most `limit` matching dead letters, oldest first, with their history and event-id entries.
 -- Returns {n, 1 if more are left}.
-local k = ARGV[1] == '' and key('dead') or key('dead', ARGV[1])
+local only = endpoint_arg(ARGV[1])
+local k = only and key('dead', only) or key('dead')
 local limit = tonumber(ARGV[4])
 local found = scan(k, ARGV[2], ARGV[3], limit, function()
   return true

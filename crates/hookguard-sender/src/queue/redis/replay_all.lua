@@ -1,11 +1,13 @@
--- replay_all. ARGV: endpoint ('' for all), min score, max score (the time filter), now ms, time mode, limit.
+-- replay_all. ARGV: endpoint filter (see `endpoint_arg`), min score, max score (the time filter), now ms,
+-- time mode, limit.
 -- Replays at most `limit` matching dead letters, oldest first, skipping those of disabled endpoints.
 -- Returns {n, 1 if more are left}, or {-1} if the filter names a disabled endpoint.
-if ARGV[1] ~= '' and disabled(ARGV[1]) then
+local only = endpoint_arg(ARGV[1])
+if only and disabled(only) then
   return {-1, 0}
 end
 local now = clock(ARGV[4], ARGV[5])
-local k = ARGV[1] == '' and key('dead') or key('dead', ARGV[1])
+local k = only and key('dead', only) or key('dead')
 local limit = tonumber(ARGV[6])
 local off = {}
 local found = scan(k, ARGV[2], ARGV[3], limit, function(m)
