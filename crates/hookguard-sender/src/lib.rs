@@ -81,6 +81,8 @@ pub use hookguard::{Clock, SystemClock, TestClock, Timestamp};
 pub use outcome::{Outcome, PermanentStatuses, classify, parse_retry_after};
 #[cfg(feature = "postgres")]
 pub use queue::PostgresQueue;
+#[cfg(feature = "redis")]
+pub use queue::RedisQueue;
 pub use queue::{
     Attempt, AttemptErrorKind, AttemptResult, BoxedQueue, Cursor, DeadLetterFilter, DeadLetterPage,
     DeadLetterReason, EndpointState, Job, JobError, JobId, JobRecord, JobState, LeaseBatch,

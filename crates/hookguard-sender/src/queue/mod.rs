@@ -39,6 +39,8 @@ mod memory;
 mod open;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "redis")]
+mod redis;
 mod time_source;
 
 use std::collections::{HashMap, HashSet};
@@ -54,6 +56,8 @@ pub use boxed::BoxedQueue;
 pub use memory::MemoryQueue;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresQueue;
+#[cfg(feature = "redis")]
+pub use redis::RedisQueue;
 pub use time_source::TimeSource;
 
 /// A job's identifier, unique within one queue.

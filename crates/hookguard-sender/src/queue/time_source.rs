@@ -12,7 +12,7 @@
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TimeSource {
-    /// The backend server's clock (PostgreSQL `clock_timestamp()`).
+    /// The backend server's clock (PostgreSQL `clock_timestamp()`, Redis `TIME`).
     #[default]
     Server,
     /// The `now` passed to each call.
