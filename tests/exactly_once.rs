@@ -25,6 +25,10 @@ const EVENTS: usize = 10_000;
 /// The sender's per-attempt timeout; the proxy's timeouts hold a request longer.
 const TIMEOUT: Duration = Duration::from_millis(400);
 
+/// The proofs run one at a time: each loads the machine's two cores on its own, and their limits are set
+/// for that.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The handler's effects, per event id.
 type Effects = Arc<Mutex<HashMap<String, u32>>>;
 
@@ -69,6 +73,7 @@ async fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_events_with_faults_and_two_aborts_take_effect_exactly_once() {
+    let _serial = SERIAL.lock().await;
     let (upstream, effects) = receiver().await;
     let proxy = FaultProxy::start(upstream, plan()).await.unwrap();
     let sender = Sender::builder(MemoryQueue::new())
@@ -303,12 +308,21 @@ mod durable {
     }
 
     async fn wait_handled(what: &str, count: impl Fn() -> usize, at: usize) {
-        super::until(what, Duration::from_secs(180), || count() >= at).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+        while count() < at {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what}: {} of {at} events handled within 300 s",
+                count()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres_queue_and_redis_store_with_the_sender_killed_twice() {
         const TEST: &str = "postgres_queue_and_redis_store_with_the_sender_killed_twice";
+        let _serial = SERIAL.lock().await;
         let (Some(pg), Some(redis)) = (url("DATABASE_URL", TEST), url("REDIS_URL", TEST)) else {
             return;
         };
@@ -449,6 +463,7 @@ mod durable {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres_queue_and_the_inbox_with_the_receiver_killed_twice() {
         const TEST: &str = "postgres_queue_and_the_inbox_with_the_receiver_killed_twice";
+        let _serial = SERIAL.lock().await;
         let Some(pg) = url("DATABASE_URL", TEST) else {
             return;
         };
@@ -499,7 +514,7 @@ mod durable {
 
         for at in [EVENTS / 3, 2 * EVENTS / 3] {
             let receiver = inbox_receiver(&pg, &schema, port);
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
             while usize::try_from(rows(&pool, &schema).await.1).unwrap() < at {
                 assert!(
                     tokio::time::Instant::now() < deadline,

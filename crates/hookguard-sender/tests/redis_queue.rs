@@ -335,7 +335,10 @@ async fn a_bad_prefix_is_refused() {
     for bad in ["", "a{b", "a}b", "line\nbreak"] {
         let q = RedisQueue::connect(&url).await.unwrap();
         assert!(
-            matches!(q.prefix(bad), Err(hookguard_sender::QueueError::InvalidConfig(_))),
+            matches!(
+                q.prefix(bad),
+                Err(hookguard_sender::QueueError::InvalidConfig(_))
+            ),
             "{bad:?}"
         );
     }

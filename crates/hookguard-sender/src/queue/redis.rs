@@ -46,7 +46,6 @@ static STATS: LazyLock<Script> = script!("redis/stats.lua");
 static ENDPOINT_STATES: LazyLock<Script> = script!("redis/endpoint_states.lua");
 static SET_ENDPOINT_STATE: LazyLock<Script> = script!("redis/set_endpoint_state.lua");
 
-
 /// A durable queue in Redis, shared by every sender process that uses the same prefix.
 ///
 /// Each [`Queue`] call is one Lua script (`EVALSHA`, loaded on first use and again after `NOSCRIPT`): atomic,
