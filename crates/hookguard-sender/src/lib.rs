@@ -56,6 +56,8 @@
 //! attempt messages.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "admin")]
+pub mod admin;
 mod breaker;
 mod endpoint;
 mod error;
