@@ -81,7 +81,7 @@ fn html(status: StatusCode, title: &str, body: &str) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     res
 }
