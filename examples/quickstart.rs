@@ -9,6 +9,10 @@
 //!   stored 404 without running the handler again).
 //!
 //! It checks what it prints: a broken guarantee exits non-zero.
+//!
+//! With `--metrics-addr 127.0.0.1:9464` it also serves the sender's and the receiver's metrics in Prometheus
+//! text format at `http://127.0.0.1:9464/metrics` (histogram buckets set), and keeps serving them after the
+//! checks until Ctrl-C, for a look with `curl` or a local Prometheus.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -76,8 +80,52 @@ async fn legacy(State(runs): State<Arc<Runs>>, hook: Event) -> StatusCode {
     )
 }
 
+/// `--metrics-addr A`, if given.
+fn metrics_addr() -> Result<Option<std::net::SocketAddr>, Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [] => Ok(None),
+        [flag, addr] if flag == "--metrics-addr" => Ok(Some(addr.parse().map_err(|_| {
+            format!("--metrics-addr takes an address like 127.0.0.1:9464, not `{addr}`")
+        })?)),
+        _ => Err("usage: quickstart [--metrics-addr 127.0.0.1:9464]".into()),
+    }
+}
+
+/// Installs the Prometheus recorder (with the histograms' buckets) and serves `/metrics` on `addr`.
+async fn serve_metrics(
+    addr: std::net::SocketAddr,
+) -> Result<std::net::SocketAddr, Box<dyn std::error::Error>> {
+    use hookguard_sender::metrics::{DELIVERY_SECONDS, DELIVERY_SECONDS_BUCKETS};
+    use hookguard_tower::metrics::{VERIFY_SECONDS, VERIFY_SECONDS_BUCKETS};
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(DELIVERY_SECONDS.into()),
+            DELIVERY_SECONDS_BUCKETS,
+        )?
+        .set_buckets_for_metric(Matcher::Full(VERIFY_SECONDS.into()), VERIFY_SECONDS_BUCKETS)?
+        .install_recorder()?;
+    let app = Router::new().route(
+        "/metrics",
+        axum::routing::get(move || std::future::ready(handle.render())),
+    );
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(addr)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let metrics = match metrics_addr()? {
+        Some(addr) => {
+            let addr = serve_metrics(addr).await?;
+            println!("metrics: http://{addr}/metrics\n");
+            Some(addr)
+        }
+        None => None,
+    };
     // The receiver: three routes behind one layer that verifies and runs each event's handler once.
     let runs = Arc::new(Runs::default());
     let verifier = Verifier::new(Scheme::standard_webhooks(), SECRET)?;
@@ -192,7 +240,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for ((route, id), statuses) in &runs {
         println!("  {route:<8} {id}: {statuses:?}");
     }
-    check(&sender, &jobs, &runs).await
+    check(&sender, &jobs, &runs).await?;
+    if let Some(addr) = metrics {
+        println!("\nserving http://{addr}/metrics until Ctrl-C");
+        tokio::signal::ctrl_c().await?;
+    }
+    Ok(())
 }
 
 /// Waits (at most 15 s) until no job is due, scheduled or in flight.

@@ -1,9 +1,14 @@
-//! Run with: cargo run --example sender
+//! Run with: cargo run --example sender [-- --ops-addr 127.0.0.1:9464 --serve]
 //!
 //! Delivers signed webhooks to two subscribers started in this process: `billing` (healthy, subscribed to
 //! `invoice.paid` only) and `crm` (subscribed to everything, fails its first two requests with 503). Each
 //! receiver verifies the signature with `hookguard::Verifier`. The sender retries `crm` with backoff, then
 //! prints every job's attempt history and the sender's Prometheus metrics.
+//!
+//! The operations listener (`--ops-addr`, default a free loopback port) serves `/metrics` in Prometheus text
+//! format and, when `HOOKGUARD_ADMIN_TOKEN` is set (16+ characters), the admin router under `/admin` (the
+//! operator's page at `/admin/`, the JSON API at `/admin/api/…`, e.g. for `hookguard dlq list`). `--serve`
+//! keeps it running after the demo until Ctrl-C.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,8 +18,10 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
 use axum::routing::post;
 use hookguard::{Scheme, Verifier};
+use hookguard_sender::admin::{Admin, AdminToken};
 use hookguard_sender::metrics::{DELIVERY_SECONDS, DELIVERY_SECONDS_BUCKETS};
 use hookguard_sender::{Endpoint, Event, MemoryQueue, Queue, RetryPolicy, Sender};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
@@ -74,8 +81,33 @@ async fn start_subscriber(
     Ok(url)
 }
 
+/// `--ops-addr A` and `--serve`.
+fn args() -> Result<(std::net::SocketAddr, bool), Box<dyn std::error::Error>> {
+    let (mut addr, mut serve) = (std::net::SocketAddr::from(([127, 0, 0, 1], 0)), false);
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--ops-addr" => {
+                let value = it.next().ok_or("--ops-addr needs an address")?;
+                addr = value
+                    .parse()
+                    .map_err(|_| format!("--ops-addr: not an address: `{value}`"))?;
+            }
+            "--serve" => serve = true,
+            other => {
+                return Err(format!(
+                    "unexpected `{other}`; usage: sender [--ops-addr 127.0.0.1:9464] [--serve]"
+                )
+                .into());
+            }
+        }
+    }
+    Ok((addr, serve))
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let (ops_addr, serve) = args()?;
     // The delivery latency histogram gets explicit buckets.
     let prometheus = PrometheusBuilder::new()
         .set_buckets_for_metric(
@@ -103,6 +135,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .allow_private_networks()
         .build()?;
     let workers = sender.spawn();
+
+    // The operations listener: /metrics, and the admin router when a token is configured. Keep it internal.
+    let metrics = prometheus.clone();
+    let mut ops = Router::new().route(
+        "/metrics",
+        get(move || std::future::ready(metrics.render())),
+    );
+    let admin = match std::env::var("HOOKGUARD_ADMIN_TOKEN") {
+        Ok(token) => {
+            let token =
+                AdminToken::new(token).map_err(|e| format!("HOOKGUARD_ADMIN_TOKEN: {e}"))?;
+            ops = ops.merge(Admin::new(&sender, token).base_path("/admin").router());
+            true
+        }
+        Err(_) => false,
+    };
+    let listener = tokio::net::TcpListener::bind(ops_addr).await?;
+    let ops_addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, ops).await });
+    println!("metrics: http://{ops_addr}/metrics");
+    if admin {
+        println!("admin:   http://{ops_addr}/admin/ (JSON API under /admin/api)");
+    } else {
+        println!("admin:   off (set HOOKGUARD_ADMIN_TOKEN to a 16+ character token to mount it)");
+    }
 
     let mut jobs = Vec::new();
     for n in 1..=2 {
@@ -137,7 +194,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    workers.shutdown(Duration::from_secs(5)).await;
+    let workers = if serve {
+        Some(workers)
+    } else {
+        workers.shutdown(Duration::from_secs(5)).await;
+        None
+    };
 
     println!("\noutcomes:");
     for e in &jobs {
@@ -166,6 +228,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|l| l.starts_with("hookguard_") && !l.contains("_bucket"))
     {
         println!("  {line}");
+    }
+    if let Some(workers) = workers {
+        println!("\nserving http://{ops_addr}/metrics until Ctrl-C");
+        tokio::signal::ctrl_c().await?;
+        workers.shutdown(Duration::from_secs(5)).await;
     }
     Ok(())
 }

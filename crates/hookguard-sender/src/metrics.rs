@@ -12,6 +12,11 @@
 //! | `hookguard_leases_total` | counter | `result` = `lost` \| `reaped` \| `extended` |
 //! | `hookguard_worker_restarts_total` | counter | — (a panicked worker task, logged and restarted) |
 //!
+//! Known label sets start at 0 when the sender is built: `hookguard_breaker_open`, `hookguard_deliveries_total`
+//! and `hookguard_deferrals_total` per endpoint, `hookguard_leases_total` and
+//! `hookguard_worker_restarts_total`; so a success-rate alert has a series before the first delivery, and a
+//! first increment shows in `rate()`.
+//!
 //! Queue gauges are global values that every process exports: dashboards take `max`, not `sum`.
 //!
 //! The `metrics` facade does not carry buckets; set them in the exporter, e.g. with

@@ -11,7 +11,7 @@ mod heartbeat;
 mod idempotency;
 #[cfg(all(feature = "postgres", feature = "axum"))]
 pub mod inbox;
-mod metrics;
+pub mod metrics;
 pub mod rejection;
 pub mod store;
 pub mod webhook;

@@ -1,11 +1,38 @@
-//! The receiver's metrics (names are a contract with the dashboards; see the crate docs).
+//! The receiver's metric names (a contract with the Grafana dashboard and the alerts) and the verify
+//! histogram's buckets.
+//!
+//! | name | type | labels |
+//! |---|---|---|
+//! | `hookguard_webhooks_total` | counter | `scheme`, `outcome` = `handled` \| `replayed` \| `fail-open` \| a [`Rejection::kind`](crate::Rejection::kind) |
+//! | `hookguard_idempotency_total` | counter | `result` = `acquired` \| `taken-over` \| `in-progress` \| `replayed` \| `mismatch` \| `completed` \| `released` \| `extended` \| `lease-lost` \| `corrupt` \| `error` |
+//! | `hookguard_idempotency_evictions_total` | counter | — (completed records evicted from a bounded store early) |
+//! | `hookguard_verify_seconds` | histogram | — (buckets: [`VERIFY_SECONDS_BUCKETS`]) |
+//!
+//! The `metrics` facade does not carry buckets; set them in the exporter, e.g. with
+//! `metrics-exporter-prometheus`:
+//!
+//! ```text
+//! PrometheusBuilder::new()
+//!     .set_buckets_for_metric(Matcher::Full(VERIFY_SECONDS.into()), VERIFY_SECONDS_BUCKETS)?
+//! ```
 
 use crate::store::{Claim, IdempotencyKey, StoreError};
 
-pub(crate) const WEBHOOKS_TOTAL: &str = "hookguard_webhooks_total";
-pub(crate) const IDEMPOTENCY_TOTAL: &str = "hookguard_idempotency_total";
-pub(crate) const VERIFY_SECONDS: &str = "hookguard_verify_seconds";
-pub(crate) const EVICTIONS_TOTAL: &str = "hookguard_idempotency_evictions_total";
+/// Requests, by scheme and outcome.
+pub const WEBHOOKS_TOTAL: &str = "hookguard_webhooks_total";
+/// Idempotency store results.
+pub const IDEMPOTENCY_TOTAL: &str = "hookguard_idempotency_total";
+/// Signature verification time, in seconds.
+pub const VERIFY_SECONDS: &str = "hookguard_verify_seconds";
+/// Completed records evicted from a bounded store before their retention ran out.
+pub const EVICTIONS_TOTAL: &str = "hookguard_idempotency_evictions_total";
+
+/// Buckets for [`VERIFY_SECONDS`]: 5 µs to 10 ms (an HMAC check takes microseconds, an Ed25519 one tens of
+/// them; 16 candidates at most).
+pub const VERIFY_SECONDS_BUCKETS: &[f64] = &[
+    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005,
+    0.01,
+];
 
 /// One request's outcome: `handled`, `replayed`, `fail-open`, or a rejection's kind.
 pub(crate) fn webhook(scheme: &'static str, outcome: &'static str) {

@@ -321,9 +321,7 @@ impl<Q: Queue> SenderBuilder<Q> {
                 ))
             }
         };
-        for id in &order {
-            super::telemetry::breaker(id, false);
-        }
+        super::telemetry::register(&order);
         Ok(Sender {
             shared: Arc::new(Shared {
                 queue: self.queue,

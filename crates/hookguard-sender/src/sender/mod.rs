@@ -125,6 +125,15 @@ impl<Q: Queue> Sender<Q> {
             .map(|e| e.breaker.state(now))
     }
 
+    /// How many of an endpoint's jobs this process has leased and not concluded yet, or `None` for an
+    /// unknown endpoint. Per process, like the breaker and `max_in_flight`.
+    pub fn in_flight(&self, endpoint_id: &str) -> Option<usize> {
+        self.shared
+            .endpoints
+            .get(endpoint_id)
+            .map(|e| e.in_flight.load(std::sync::atomic::Ordering::Acquire))
+    }
+
     async fn update_state(
         &self,
         endpoint_id: &str,

@@ -25,6 +25,31 @@ impl DeferCause {
     }
 }
 
+/// Registers every series whose labels are known up front at 0 (breaker, final outcomes and deferrals per
+/// endpoint; leases and restarts), so dashboards and alerts see a series, and a first increment shows in
+/// `rate()`, from the start.
+pub(crate) fn register(endpoints: &[String]) {
+    for id in endpoints {
+        breaker(id, false);
+        for outcome in ["delivered", "dead_lettered"] {
+            metrics::counter!(m::DELIVERIES_TOTAL, "endpoint" => id.clone(), "outcome" => outcome)
+                .increment(0);
+        }
+        for cause in [
+            DeferCause::Breaker,
+            DeferCause::RateLimit,
+            DeferCause::Paused,
+        ] {
+            metrics::counter!(m::DEFERRALS_TOTAL, "endpoint" => id.clone(), "cause" => cause.as_str())
+                .increment(0);
+        }
+    }
+    for result in ["lost", "reaped", "extended"] {
+        metrics::counter!(m::LEASES_TOTAL, "result" => result).increment(0);
+    }
+    metrics::counter!(m::WORKER_RESTARTS_TOTAL).increment(0);
+}
+
 pub(crate) fn breaker(endpoint: &str, open: bool) {
     metrics::gauge!(m::BREAKER_OPEN, "endpoint" => endpoint.to_owned()).set(if open {
         1.0
