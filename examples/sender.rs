@@ -1,4 +1,8 @@
-//! Run with: cargo run --example sender [-- --ops-addr 127.0.0.1:9464 --serve]
+//! Run with: cargo run --example sender [-- --ops-addr 127.0.0.1:9464 --serve --queue URL]
+//!
+//! `--queue` picks the queue at run time (through `BoxedQueue::open`): `memory:` (the default),
+//! `postgres://…` (migrated into the schema `hookguard_queue`) or `redis://…` (keys under `{hookguard:queue}`);
+//! the durable ones need `--features postgres` / `--features redis` (on under `--all-features`).
 //!
 //! Delivers signed webhooks to two subscribers started in this process: `billing` (healthy, subscribed to
 //! `invoice.paid` only) and `crm` (subscribed to everything, fails its first two requests with 503). Each
@@ -23,7 +27,7 @@ use axum::routing::post;
 use hookguard::{Scheme, Verifier};
 use hookguard_sender::admin::{Admin, AdminToken};
 use hookguard_sender::metrics::{DELIVERY_SECONDS, DELIVERY_SECONDS_BUCKETS};
-use hookguard_sender::{Endpoint, Event, MemoryQueue, Queue, RetryPolicy, Sender};
+use hookguard_sender::{BoxedQueue, Endpoint, Event, Queue, RetryPolicy, Sender};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -81,9 +85,10 @@ async fn start_subscriber(
     Ok(url)
 }
 
-/// `--ops-addr A` and `--serve`.
-fn args() -> Result<(std::net::SocketAddr, bool), Box<dyn std::error::Error>> {
+/// `--ops-addr A`, `--serve` and `--queue URL`.
+fn args() -> Result<(std::net::SocketAddr, bool, String), Box<dyn std::error::Error>> {
     let (mut addr, mut serve) = (std::net::SocketAddr::from(([127, 0, 0, 1], 0)), false);
+    let mut queue = String::from("memory:");
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -94,20 +99,22 @@ fn args() -> Result<(std::net::SocketAddr, bool), Box<dyn std::error::Error>> {
                     .map_err(|_| format!("--ops-addr: not an address: `{value}`"))?;
             }
             "--serve" => serve = true,
+            "--queue" => queue = it.next().ok_or("--queue needs a URL")?,
             other => {
                 return Err(format!(
-                    "unexpected `{other}`; usage: sender [--ops-addr 127.0.0.1:9464] [--serve]"
+                    "unexpected `{other}`; usage: sender [--ops-addr 127.0.0.1:9464] [--serve] \
+                     [--queue memory:|postgres://…|redis://…]"
                 )
                 .into());
             }
         }
     }
-    Ok((addr, serve))
+    Ok((addr, serve, queue))
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (ops_addr, serve) = args()?;
+    let (ops_addr, serve, queue_url) = args()?;
     // The delivery latency histogram gets explicit buckets.
     let prometheus = PrometheusBuilder::new()
         .set_buckets_for_metric(
@@ -120,7 +127,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let crm = start_subscriber("crm", 2).await?;
 
     // Endpoints normally come from configuration (Endpoint implements serde's Deserialize).
-    let sender = Sender::builder(MemoryQueue::new())
+    let queue = BoxedQueue::open(&queue_url, None).await?;
+    let sender = Sender::builder(queue)
         .endpoint(Endpoint::new("billing", billing, SECRET).with_event_types(["invoice.paid"]))
         .endpoint(Endpoint::new("crm", crm, SECRET))
         // Short backoff for the demo: 200 ms doubling up to 2 s, 5 attempts.
