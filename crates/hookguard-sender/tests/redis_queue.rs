@@ -767,3 +767,69 @@ async fn endpoint_filters_match_exactly_one_endpoint_whatever_its_id() {
         hookguard_sender::EndpointState::default()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_instances_leasing_at_once_get_each_job_exactly_once() {
+    let Some(url) = redis_url("four_instances_leasing_at_once_get_each_job_exactly_once") else {
+        return;
+    };
+    let keys = DeleteKeys::new(&url);
+    let prefix = keys.prefix();
+    let now = Timestamp::from_unix_seconds(1_700_000_000);
+    let total = 2000;
+    let first = queue(&url, &prefix, TimeSource::Caller).await;
+    let jobs = (0..total)
+        .map(|i| job(&format!("ep{}", i % 7), &format!("e{i}"), now))
+        .collect();
+    first.enqueue_many(jobs).await.unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..4 {
+        // Independently connected, as separate processes would be; capped differently per endpoint.
+        let q = queue(&url, &prefix, TimeSource::Caller).await;
+        tasks.push(tokio::spawn(async move {
+            let mut options = LeaseOptions::all();
+            options.default_cap = 2 + n;
+            let mut got = Vec::new();
+            loop {
+                let batch = q.lease(now, 8, S * 60, &options).await.unwrap();
+                if batch.jobs.is_empty() {
+                    break got;
+                }
+                let acks = batch
+                    .jobs
+                    .iter()
+                    .map(|l| {
+                        (
+                            l.handle.clone(),
+                            hookguard_sender::Transition::Ack {
+                                attempt: hookguard_sender::Attempt::new(
+                                    1,
+                                    now,
+                                    hookguard_sender::AttemptResult::Status(200),
+                                    Duration::ZERO,
+                                ),
+                            },
+                        )
+                    })
+                    .collect();
+                for r in q.conclude(now, acks).await.unwrap() {
+                    r.unwrap();
+                }
+                got.extend(batch.jobs.iter().map(|l| l.job.id));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    let mut each = Vec::new();
+    for t in tasks {
+        let got = t.await.unwrap();
+        each.push(got.len());
+        all.extend(got);
+    }
+    assert_eq!(all.len(), total, "every job leased once: {each:?}");
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), total, "no job leased twice");
+    let stats = first.stats(now).await.unwrap();
+    assert_eq!((stats.due, stats.in_flight, stats.dead), (0, 0, 0));
+}
