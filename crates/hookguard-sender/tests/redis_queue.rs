@@ -325,6 +325,33 @@ async fn a_held_back_endpoints_backlog_is_never_scanned() {
     assert!(visited <= 10, "{visited} members visited");
     let stats = q.stats(at).await.unwrap();
     assert_eq!((stats.due, stats.in_flight), (9_997, 5));
+
+    // Many endpoints with backlogs: one call reads about `max` of their jobs, not `max` from each.
+    let wide = queue(&url, &keys.prefix(), TimeSource::Caller).await;
+    for e in 0..40 {
+        let jobs = (0..40)
+            .map(|i| job(&format!("w{e:02}"), &format!("j{i}"), now))
+            .collect();
+        wide.enqueue_many(jobs).await.unwrap();
+    }
+    let (batch, visited) = wide
+        .lease_counting_visits(now, 40, S * 60, &LeaseOptions::all())
+        .await
+        .unwrap();
+    let endpoints: HashSet<_> = batch
+        .jobs
+        .iter()
+        .map(|l| l.job.endpoint_id.clone())
+        .collect();
+    assert_eq!(
+        (batch.jobs.len(), endpoints.len()),
+        (40, 40),
+        "one from each"
+    );
+    assert!(
+        visited <= 100,
+        "40 ready endpoints and about 40 of their 1600 jobs: {visited} members visited"
+    );
 }
 
 #[tokio::test]
