@@ -57,9 +57,9 @@ pub use redis::RedisQueue;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TimeSource {
-    /// The backend server's clock (Redis `TIME`): processes whose clocks are skewed still agree on when a
-    /// lease lapsed and a job fell due. Times a caller computed from its own `now` are moved by the
-    /// difference.
+    /// The backend server's clock (Redis `TIME`, PostgreSQL `clock_timestamp()`): processes whose clocks are
+    /// skewed still agree on when a lease lapsed and a job fell due. Times a caller computed from its own
+    /// `now` are moved by the difference.
     #[default]
     Server,
     /// The `now` passed to each call: for tests that drive a [`TestClock`](crate::TestClock), or processes
