@@ -1,10 +1,10 @@
 //! `RedisQueue` against a real Redis (`REDIS_URL`): the conformance suite (one handle, and two independently
 //! connected handles on one prefix), cross-process wake-ups by pub/sub, deadlines on the server's clock, and
 //! the ready-set invariant (a held-back endpoint's backlog is never scanned). Then, on a private
-//! `redis-server` this test starts on a free port with `appendfsync always`: jobs survive `kill -9` of the
-//! server, and a sender delivering a few hundred jobs carries on through a restart of it, losing none.
-//! Skipped with a printed line when `REDIS_URL` (or `redis-server`) is missing, failed instead when
-//! `HOOKGUARD_REQUIRE_BACKENDS=1`. Every test uses its own prefix and deletes its keys at the end.
+//! `redis-server` this test starts on a unix socket of its own with `appendfsync always`: jobs survive
+//! `kill -9` of the server, and a sender delivering a few hundred jobs carries on through a restart of it,
+//! losing none. Skipped with a printed line when `REDIS_URL` (or `redis-server`) is missing, failed instead
+//! when `HOOKGUARD_REQUIRE_BACKENDS=1`. Every test uses its own prefix and deletes its keys at the end.
 
 mod common;
 
@@ -325,6 +325,33 @@ async fn a_held_back_endpoints_backlog_is_never_scanned() {
     assert!(visited <= 10, "{visited} members visited");
     let stats = q.stats(at).await.unwrap();
     assert_eq!((stats.due, stats.in_flight), (9_997, 5));
+
+    // Many endpoints with backlogs: one call reads about `max` of their jobs, not `max` from each.
+    let wide = queue(&url, &keys.prefix(), TimeSource::Caller).await;
+    for e in 0..40 {
+        let jobs = (0..40)
+            .map(|i| job(&format!("w{e:02}"), &format!("j{i}"), now))
+            .collect();
+        wide.enqueue_many(jobs).await.unwrap();
+    }
+    let (batch, visited) = wide
+        .lease_counting_visits(now, 40, S * 60, &LeaseOptions::all())
+        .await
+        .unwrap();
+    let endpoints: HashSet<_> = batch
+        .jobs
+        .iter()
+        .map(|l| l.job.endpoint_id.clone())
+        .collect();
+    assert_eq!(
+        (batch.jobs.len(), endpoints.len()),
+        (40, 40),
+        "one from each"
+    );
+    assert!(
+        visited <= 100,
+        "40 ready endpoints and about 40 of their 1600 jobs: {visited} members visited"
+    );
 }
 
 #[tokio::test]
@@ -361,24 +388,29 @@ fn required() -> bool {
     std::env::var("HOOKGUARD_REQUIRE_BACKENDS").as_deref() == Ok("1")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A `redis-server` of this test's own on `port`, with its AOF in `dir`, fsynced on every write.
+/// A `redis-server` of this test's own, listening only on a unix socket in `dir` (no TCP port another test
+/// could take), with its AOF in `dir`, fsynced on every write.
 struct PrivateRedis {
     child: Child,
 }
 
 impl PrivateRedis {
-    fn start(port: u16, dir: &std::path::Path, test: &str) -> Option<Self> {
+    fn socket(dir: &std::path::Path) -> PathBuf {
+        dir.join("redis.sock")
+    }
+
+    /// The URL of the server in `dir`.
+    fn url(dir: &std::path::Path) -> String {
+        format!("redis+unix://{}", Self::socket(dir).display())
+    }
+
+    fn start(dir: &std::path::Path, test: &str) -> Option<Self> {
         std::fs::create_dir_all(dir).unwrap();
+        let socket = Self::socket(dir);
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--port", "0", "--unixsocketperm", "700"])
+            .arg("--unixsocket")
+            .arg(&socket)
             .arg("--dir")
             .arg(dir)
             .args([
@@ -393,7 +425,7 @@ impl PrivateRedis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn();
-        let child = match child {
+        let mut child = match child {
             Ok(child) => child,
             Err(_) if !required() => {
                 eprintln!("{test}: skipped, no redis-server on the PATH");
@@ -404,10 +436,15 @@ impl PrivateRedis {
             }
         };
         let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "redis-server exited at start"
+            );
             assert!(
                 started.elapsed() < S * 20,
-                "redis-server did not start on port {port}"
+                "redis-server did not start on {}",
+                socket.display()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -467,13 +504,12 @@ where
 
 #[tokio::test]
 async fn jobs_survive_a_kill_9_of_the_server() {
-    let port = free_port();
     let dir = TempDir::new();
     let test = "jobs_survive_a_kill_9_of_the_server";
-    let Some(server) = PrivateRedis::start(port, &dir.0, test) else {
+    let Some(server) = PrivateRedis::start(&dir.0, test) else {
         return;
     };
-    let url = format!("redis://127.0.0.1:{port}");
+    let url = PrivateRedis::url(&dir.0);
     let q = queue(&url, "durable", TimeSource::Caller)
         .await
         .timeout(S * 2);
@@ -501,7 +537,7 @@ async fn jobs_survive_a_kill_9_of_the_server() {
     let before = q.stats(now + S * 5).await.unwrap();
 
     server.kill();
-    let _server = PrivateRedis::start(port, &dir.0, test).expect("restarted");
+    let _server = PrivateRedis::start(&dir.0, test).expect("restarted");
     let after = until_available(|| q.stats(now + S * 5)).await;
     assert_eq!(after, before, "every job is still there, in its state");
     for (i, id) in ids.iter().enumerate() {
@@ -537,13 +573,12 @@ async fn jobs_survive_a_kill_9_of_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sender_carries_on_through_a_restart_of_the_server() {
-    let port = free_port();
     let dir = TempDir::new();
     let test = "a_sender_carries_on_through_a_restart_of_the_server";
-    let Some(server) = PrivateRedis::start(port, &dir.0, test) else {
+    let Some(server) = PrivateRedis::start(&dir.0, test) else {
         return;
     };
-    let url = format!("redis://127.0.0.1:{port}");
+    let url = PrivateRedis::url(&dir.0);
     let q = queue(&url, "restart", TimeSource::Server)
         .await
         .timeout(S * 2);
@@ -597,7 +632,7 @@ async fn a_sender_carries_on_through_a_restart_of_the_server() {
     // Down for a moment: workers' calls fail (longer than the sender's own retries of one call); then the
     // same server and data come back.
     tokio::time::sleep(S).await;
-    let _server = PrivateRedis::start(port, &dir.0, test).expect("restarted");
+    let _server = PrivateRedis::start(&dir.0, test).expect("restarted");
     let started = Instant::now();
     while delivered(&rx) < total {
         assert!(
@@ -761,4 +796,70 @@ async fn endpoint_filters_match_exactly_one_endpoint_whatever_its_id() {
         q.endpoint_state("").await.unwrap(),
         hookguard_sender::EndpointState::default()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_instances_leasing_at_once_get_each_job_exactly_once() {
+    let Some(url) = redis_url("four_instances_leasing_at_once_get_each_job_exactly_once") else {
+        return;
+    };
+    let keys = DeleteKeys::new(&url);
+    let prefix = keys.prefix();
+    let now = Timestamp::from_unix_seconds(1_700_000_000);
+    let total = 2000;
+    let first = queue(&url, &prefix, TimeSource::Caller).await;
+    let jobs = (0..total)
+        .map(|i| job(&format!("ep{}", i % 7), &format!("e{i}"), now))
+        .collect();
+    first.enqueue_many(jobs).await.unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..4 {
+        // Independently connected, as separate processes would be; capped differently per endpoint.
+        let q = queue(&url, &prefix, TimeSource::Caller).await;
+        tasks.push(tokio::spawn(async move {
+            let mut options = LeaseOptions::all();
+            options.default_cap = 2 + n;
+            let mut got = Vec::new();
+            loop {
+                let batch = q.lease(now, 8, S * 60, &options).await.unwrap();
+                if batch.jobs.is_empty() {
+                    break got;
+                }
+                let acks = batch
+                    .jobs
+                    .iter()
+                    .map(|l| {
+                        (
+                            l.handle.clone(),
+                            hookguard_sender::Transition::Ack {
+                                attempt: hookguard_sender::Attempt::new(
+                                    1,
+                                    now,
+                                    hookguard_sender::AttemptResult::Status(200),
+                                    Duration::ZERO,
+                                ),
+                            },
+                        )
+                    })
+                    .collect();
+                for r in q.conclude(now, acks).await.unwrap() {
+                    r.unwrap();
+                }
+                got.extend(batch.jobs.iter().map(|l| l.job.id));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    let mut each = Vec::new();
+    for t in tasks {
+        let got = t.await.unwrap();
+        each.push(got.len());
+        all.extend(got);
+    }
+    assert_eq!(all.len(), total, "every job leased once: {each:?}");
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), total, "no job leased twice");
+    let stats = first.stats(now).await.unwrap();
+    assert_eq!((stats.due, stats.in_flight, stats.dead), (0, 0, 0));
 }

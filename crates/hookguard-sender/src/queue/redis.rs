@@ -148,8 +148,12 @@ impl fmt::Debug for RedisQueue {
     }
 }
 
+/// A duration in milliseconds, at most 2^52 (Lua numbers are doubles: exact below 2^53, and a deadline of
+/// `now` plus this still is).
 fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    u64::try_from(d.as_millis())
+        .unwrap_or(u64::MAX)
+        .min(1 << 52)
 }
 
 /// `usize` as a Lua-safe integer (doubles are exact below 2^53).

@@ -11,23 +11,23 @@ for i = 0, tonumber(ARGV[3]) - 1 do
   local b = 4 + i * 7
   local m, token, kind, at, attempt = ARGV[b], ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 3]), ARGV[b + 4]
   local j = key('j', m)
-  local f = redis.call('HMGET', j, 's', 'k', 'e')
+  local f = redis.call('HMGET', j, 's', 'k', 'e', 'n')
   if f[1] ~= 'f' or f[2] ~= token then
     out[#out + 1] = 0
   else
-    local ep = f[3]
+    local ep, spent = f[3], tonumber(f[4]) or 0
     gone[#gone + 1] = m
     if attempt ~= '' then
       redis.call('RPUSH', key('h', m), attempt)
-      redis.call('HINCRBY', j, 'n', 1)
+      spent = spent + 1
     end
     if kind == 'a' then
-      redis.call('HSET', j, 's', 'x', 'a', at, 'k', '', 'l', 0)
+      redis.call('HSET', j, 's', 'x', 'a', at, 'k', '', 'l', 0, 'n', spent)
       delivered[#delivered + 1] = at
       delivered[#delivered + 1] = m
     else
       if attempt ~= '' then
-        redis.call('HSET', j, 'l', 0)
+        redis.call('HSET', j, 'l', 0, 'n', spent)
       end
       if kind == 'r' or kind == 'f' then
         schedule(m, ep, at + off)

@@ -31,7 +31,8 @@ local function cap_of(ep)
 end
 
 local visited = 0
--- The first `max` endpoints with due work that may give some, in ready order.
+-- The first `max` endpoints with due work that may give some, in ready order (each has a due job: its
+-- ready score is its earliest).
 local candidates, offset = {}, 0
 while #candidates < max do
   local chunk = redis.call('ZRANGEBYSCORE', key('ready'), '-inf', now, 'LIMIT', offset, 128)
@@ -43,9 +44,7 @@ while #candidates < max do
     visited = visited + 1
     local cap = cap_of(ep)
     if cap > 0 then
-      local due = redis.call('ZRANGEBYSCORE', key('due', ep), '-inf', now, 'LIMIT', 0, math.min(cap, max))
-      visited = visited + #due
-      candidates[#candidates + 1] = {ep = ep, cap = cap, due = due, taken = 0}
+      candidates[#candidates + 1] = {ep = ep, cap = cap, due = {}, pos = 0, last = false, taken = {}}
       if #candidates == max then
         break
       end
@@ -53,8 +52,18 @@ while #candidates < max do
   end
 end
 
--- Round-robin: one job from each candidate in turn until `max` or nothing is left.
+-- Round-robin: one job from each candidate in turn until `max` or nothing is left. Each endpoint's due
+-- jobs are read a page at a time (about its share of `max`), so a call reads about `max` members, not
+-- every candidate's cap.
 local picked = {}
+local share = math.ceil(max / math.max(#candidates, 1))
+local function refill(c)
+  local want = math.min(c.cap - #c.taken, max - #picked, share)
+  c.due = redis.call('ZRANGEBYSCORE', key('due', c.ep), '-inf', now, 'LIMIT', #c.taken, want)
+  c.pos = 0
+  c.last = #c.due < want
+  visited = visited + #c.due
+end
 local active = candidates
 while #picked < max and #active > 0 do
   local still = {}
@@ -62,10 +71,15 @@ while #picked < max and #active > 0 do
     if #picked == max then
       break
     end
-    if c.taken < #c.due then
-      c.taken = c.taken + 1
-      picked[#picked + 1] = {c.due[c.taken], c.ep}
-      if c.taken < #c.due then
+    if c.pos == #c.due and not c.last then
+      refill(c)
+    end
+    if c.pos < #c.due then
+      c.pos = c.pos + 1
+      local m = c.due[c.pos]
+      c.taken[#c.taken + 1] = m
+      picked[#picked + 1] = {m, c.ep}
+      if #c.taken < c.cap and (c.pos < #c.due or not c.last) then
         still[#still + 1] = c
       end
     end
@@ -96,12 +110,11 @@ bulk('ZADD', key('flight'), flight)
 -- this call used up.
 local spent = {}
 for _, c in ipairs(candidates) do
-  if c.taken > 0 then
-    local taken = {unpack(c.due, 1, c.taken)}
-    bulk('ZREM', key('due', c.ep), taken)
+  if #c.taken > 0 then
+    bulk('ZREM', key('due', c.ep), c.taken)
     set_head(c.ep)
   end
-  if c.taken >= c.cap then
+  if #c.taken >= c.cap then
     spent[c.ep] = true
   end
 end
