@@ -47,7 +47,7 @@ impl Kind {
 
 /// Whether the relay publishes event `n` a second time (one `invoice.paid` in ten).
 pub(crate) const fn relayed(n: u64) -> bool {
-    n % 20 == 0
+    n.is_multiple_of(20)
 }
 
 /// `evt_<run>_<n>`: the run part keeps ids unique in a durable store or queue shared between runs.

@@ -46,11 +46,12 @@ pub(crate) fn plan(event: u64, attempt: u32) -> Option<Fault> {
         return None;
     }
     let h = splitmix64(event.wrapping_mul(0x100) ^ u64::from(attempt));
-    (h % 100 < FAULT_PERCENT).then(|| match (h >> 32) % 3 {
+    let kind = match (h >> 32) % 3 {
         0 => Fault::ServerError,
         1 => Fault::Timeout,
         _ => Fault::LostResponse,
-    })
+    };
+    (h % 100 < FAULT_PERCENT).then_some(kind)
 }
 
 /// SplitMix64's finalizer: a fixed, well-mixed hash (std's `DefaultHasher` may change between releases).
