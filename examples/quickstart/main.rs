@@ -21,11 +21,13 @@ mod attacks;
 mod backends;
 mod events;
 mod faults;
+mod operator;
 mod progress;
 mod receiver;
 mod report;
+mod senders;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::HashMap;
 use std::error::Error;
 use std::future::IntoFuture as _;
 use std::net::SocketAddr;
@@ -35,20 +37,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hookguard_sender::metrics::{DELIVERY_SECONDS, DELIVERY_SECONDS_BUCKETS};
-use hookguard_sender::{
-    BoxedQueue, DeadLetterFilter, Endpoint, Enqueued, Event, JobRecord, MemoryQueue, Page, Queue,
-    QueueError, RateLimit, RetryPolicy, Sender,
-};
+use hookguard_sender::{BoxedQueue, Enqueued, JobRecord, MemoryQueue, Queue, QueueError, Sender};
 use hookguard_tower::store::BoxedStore;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
 use crate::args::{Command, Options, USAGE};
-use crate::events::Kind;
 use crate::faults::Faults;
 use crate::progress::Progress;
-use crate::receiver::{Receiver, SECRET};
+use crate::receiver::Receiver;
 
 /// The sender's endpoints, in the table's order, with what each one shows.
 pub(crate) const ENDPOINTS: [(&str, &str); 7] = [
@@ -64,27 +62,8 @@ pub(crate) const ENDPOINTS: [(&str, &str); 7] = [
 /// analytics' rate limit: per second, burst.
 pub(crate) const ANALYTICS_LIMIT: (f64, u32) = (40.0, 10);
 
-const WRONG_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
-
-/// Events published per second: a steady stream, so that latency shows whether endpoints keep pace.
-const PUBLISH_RATE: f64 = 1_000.0;
-/// How long after an invoice the relay publishes its duplicate.
-const RELAY_LAG: Duration = Duration::from_millis(150);
-/// crm's per-attempt timeout: short, so that an injected timeout costs little.
-const FLAKY_TIMEOUT: Duration = Duration::from_millis(250);
 /// A wait that sees nothing move for this long gives up (the checks then say what broke).
 const STALL: Duration = Duration::from_secs(15);
-
-/// Short demo backoff: full jitter up to 25 ms doubling to 400 ms, 8 attempts. crm's faults hit at most
-/// its first 3 attempts (`faults::FAULTY_ATTEMPTS`), so every event has attempts to spare.
-fn retry_policy() -> RetryPolicy {
-    RetryPolicy::exponential(
-        Duration::from_millis(25),
-        2.0,
-        Duration::from_millis(400),
-        8,
-    )
-}
 
 /// The running demo, shared with the monitor.
 #[derive(Debug)]
@@ -187,7 +166,7 @@ async fn run(o: &Options, store: BoxedStore, queue: BoxedQueue) -> Result<bool, 
 
     // The receiver: the main app, and the warehouse's port, bound but not listening: connections to it are
     // refused until it is revived.
-    let receiver = Arc::new(Receiver::new(Faults::new(FLAKY_TIMEOUT * 2)));
+    let receiver = Arc::new(Receiver::new(Faults::new(senders::FLAKY_TIMEOUT * 2)));
     let layer = receiver::webhook_layer(store)?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -197,8 +176,8 @@ async fn run(o: &Options, store: BoxedStore, queue: BoxedQueue) -> Result<bool, 
     let warehouse_addr = warehouse_socket.local_addr()?;
 
     let demo = Arc::new(Demo {
-        sender: main_sender(queue, &base, warehouse_addr)?,
-        relay: relay_sender(&base)?,
+        sender: senders::main_sender(queue, &base, warehouse_addr)?,
+        relay: senders::relay_sender(&base)?,
         receiver,
         published: Published::default(),
     });
@@ -230,7 +209,7 @@ async fn run(o: &Options, store: BoxedStore, queue: BoxedQueue) -> Result<bool, 
     let mut settled = true;
 
     // 1. Publish at a steady rate; everything but warehouse gets through while it is down.
-    publish(&demo, &run, o.events).await?;
+    senders::publish(&demo, &run, o.events).await?;
     progress.println(format!(
         "published {} events ({} jobs) in {:.1} s; waiting for every endpoint but warehouse",
         o.events,
@@ -249,7 +228,7 @@ async fn run(o: &Options, store: BoxedStore, queue: BoxedQueue) -> Result<bool, 
     progress.println(format!(
         "every endpoint but warehouse done at {:.1} s; warehouse's breaker: {}",
         started.elapsed().as_secs_f64(),
-        breaker(&demo.sender, "warehouse")
+        operator::breaker(&demo.sender, "warehouse")
     ));
 
     // 2. An attacker's tries with a captured request.
@@ -270,7 +249,7 @@ async fn run(o: &Options, store: BoxedStore, queue: BoxedQueue) -> Result<bool, 
         l.main_pending == 0
     })
     .await?;
-    let dead_letters = list_dead_letters(demo.sender.queue(), &progress).await?;
+    let dead_letters = operator::list_dead_letters(demo.sender.queue(), &progress).await?;
 
     // 4. warehouse is back: listen, enable, replay its dead letters; replay legacy's too, which the layer
     //    answers with the stored 404 without running its handler again. The impostor's stay: its key is wrong.
@@ -283,8 +262,8 @@ async fn run(o: &Options, store: BoxedStore, queue: BoxedQueue) -> Result<bool, 
         .into_future(),
     );
     demo.sender.enable("warehouse").await?;
-    let replayed_warehouse = replay_all(&demo.sender, "warehouse").await?;
-    let replayed_legacy = replay_all(&demo.sender, "legacy").await?;
+    let replayed_warehouse = operator::replay_all(&demo.sender, "warehouse").await?;
+    let replayed_legacy = operator::replay_all(&demo.sender, "legacy").await?;
     progress.println(format!(
         "warehouse is back: replayed {replayed_warehouse} of its dead letters; replayed legacy's {replayed_legacy}"
     ));
@@ -318,125 +297,6 @@ async fn run(o: &Options, store: BoxedStore, queue: BoxedQueue) -> Result<bool, 
     });
     println!("wall time: {:.1} s", started.elapsed().as_secs_f64());
     Ok(ok && settled)
-}
-
-/// The main sender and its six endpoints.
-fn main_sender(
-    queue: BoxedQueue,
-    base: &str,
-    warehouse: SocketAddr,
-) -> Result<Sender<BoxedQueue>, hookguard_sender::ConfigError> {
-    let endpoint = |id: &str, url: String, kind: Kind, max_in_flight: usize| {
-        Endpoint::new(id, url, SECRET)
-            .with_event_types([kind.name()])
-            .with_max_in_flight(max_in_flight)
-            .with_timeout(Duration::from_secs(5))
-    };
-    let (rate, burst) = ANALYTICS_LIMIT;
-    Sender::builder(queue)
-        .endpoint(endpoint(
-            "billing",
-            format!("{base}/billing"),
-            Kind::InvoicePaid,
-            16,
-        ))
-        .endpoint(
-            endpoint("crm", format!("{base}/crm"), Kind::CustomerUpdated, 16)
-                .with_timeout(FLAKY_TIMEOUT),
-        )
-        .endpoint(
-            endpoint(
-                "analytics",
-                format!("{base}/analytics"),
-                Kind::AccountClosed,
-                4,
-            )
-            .with_rate_limit(RateLimit::new(rate, burst)),
-        )
-        .endpoint(endpoint(
-            "warehouse",
-            format!("http://{warehouse}/warehouse"),
-            Kind::OrderShipped,
-            4,
-        ))
-        .endpoint(endpoint(
-            "legacy",
-            format!("{base}/legacy"),
-            Kind::AccountClosed,
-            8,
-        ))
-        .endpoint(
-            Endpoint::new(
-                "impostor",
-                format!("{base}/billing?via=impostor"),
-                WRONG_SECRET,
-            )
-            .with_event_types([Kind::AccountClosed.name()])
-            .with_max_in_flight(4),
-        )
-        // Enough slots for every endpoint's in-flight cap at once (16 + 16 + 4 + 4 + 8 + 4 = 52).
-        .workers(64)
-        .batch(32)
-        .retry_policy(retry_policy())
-        // 409s carry the layer's lease left (≤ 2 s here); never wait longer than that in a demo.
-        .retry_after_cap(Duration::from_secs(2))
-        .circuit_breaker(5, Duration::from_millis(500))
-        .poll_interval(Duration::from_millis(20))
-        .defer_delay(Duration::from_millis(100))
-        .reap_interval(Duration::from_secs(1))
-        // Everything listens on 127.0.0.1, which the SSRF guard refuses by default.
-        .allow_private_networks()
-        .build()
-}
-
-/// The relay: its own queue, one endpoint, billing's route (tagged `via=relay`).
-fn relay_sender(base: &str) -> Result<Sender<MemoryQueue>, hookguard_sender::ConfigError> {
-    Sender::builder(MemoryQueue::new())
-        .endpoint(
-            Endpoint::new("relay", format!("{base}/billing?via=relay"), SECRET)
-                .with_event_types([Kind::InvoicePaid.name()])
-                .with_max_in_flight(4),
-        )
-        .workers(8)
-        .batch(4)
-        .retry_policy(retry_policy())
-        .retry_after_cap(Duration::from_secs(2))
-        .poll_interval(Duration::from_millis(20))
-        .allow_private_networks()
-        .build()
-}
-
-/// Publishes events `0..events` at [`PUBLISH_RATE`], and the relay's duplicates [`RELAY_LAG`] after theirs.
-async fn publish(demo: &Demo, run: &str, events: usize) -> Result<(), Box<dyn Error>> {
-    let event =
-        |n: u64| Event::new(Kind::of(n).name(), events::payload(n)).with_id(events::id(run, n));
-    let started = tokio::time::Instant::now();
-    let mut duplicates: VecDeque<(tokio::time::Instant, u64)> = VecDeque::new();
-    for n in 0..events as u64 {
-        let due = started + Duration::from_secs_f64(n as f64 / PUBLISH_RATE);
-        if due > tokio::time::Instant::now() + Duration::from_millis(2) {
-            tokio::time::sleep_until(due).await;
-        }
-        let enqueued = demo.sender.publish_event(event(n)).await?;
-        demo.published.add(&demo.published.main, enqueued);
-        if events::relayed(n) {
-            duplicates.push_back((tokio::time::Instant::now() + RELAY_LAG, n));
-        }
-        while let Some(&(at, dup)) = duplicates.front() {
-            if at > tokio::time::Instant::now() {
-                break;
-            }
-            duplicates.pop_front();
-            let enqueued = demo.relay.publish_event(event(dup)).await?;
-            demo.published.add(&demo.published.relay, enqueued);
-        }
-    }
-    for (at, dup) in duplicates {
-        tokio::time::sleep_until(at).await;
-        let enqueued = demo.relay.publish_event(event(dup)).await?;
-        demo.published.add(&demo.published.relay, enqueued);
-    }
-    Ok(())
 }
 
 /// Queue levels, from both queues' stats.
@@ -495,100 +355,6 @@ async fn settle(
             return Ok(false);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn breaker(sender: &Sender<BoxedQueue>, id: &str) -> String {
-    match sender.breaker_state(id) {
-        Some(hookguard_sender::BreakerState::Closed { failures }) => {
-            format!("closed ({failures} failures in a row)")
-        }
-        Some(hookguard_sender::BreakerState::Open { until }) => {
-            let left = until.saturating_duration_since(sender.now());
-            format!("open (half-opens in {} ms)", left.as_millis())
-        }
-        Some(hookguard_sender::BreakerState::HalfOpen { probing }) => {
-            format!(
-                "half-open ({})",
-                if probing {
-                    "probe out"
-                } else {
-                    "waiting for a probe"
-                }
-            )
-        }
-        None => "unknown endpoint".into(),
-    }
-}
-
-/// Lists the dead-letter queue, page by page: counts by endpoint and reason, one example each.
-async fn list_dead_letters(
-    queue: &BoxedQueue,
-    progress: &Progress,
-) -> Result<BTreeMap<(String, String), u64>, QueueError> {
-    let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut examples: BTreeMap<(String, String), String> = BTreeMap::new();
-    let mut page = Page::first(500);
-    loop {
-        let listed = queue.dead_letters(&DeadLetterFilter::all(), page).await?;
-        for record in &listed.items {
-            let reason = match record.state {
-                hookguard_sender::JobState::Dead { reason, .. } => reason.to_string(),
-                _ => "?".into(),
-            };
-            let key = (record.job.endpoint_id.clone(), reason);
-            *counts.entry(key.clone()).or_insert(0) += 1;
-            examples.entry(key).or_insert_with(|| {
-                let attempts: Vec<String> = record
-                    .attempts
-                    .iter()
-                    .map(|a| a.result.to_string())
-                    .collect();
-                let attempts = if attempts.is_empty() {
-                    "no attempt".to_owned()
-                } else {
-                    attempts.join(" → ")
-                };
-                format!("{}: {attempts}", record.job.event_id)
-            });
-        }
-        match listed.next {
-            Some(cursor) if !listed.items.is_empty() => {
-                page = Page {
-                    limit: 500,
-                    after: Some(cursor),
-                };
-            }
-            _ => break,
-        }
-    }
-    progress.println(format!(
-        "dead-letter queue: {} jobs",
-        counts.values().sum::<u64>()
-    ));
-    for ((endpoint, reason), n) in &counts {
-        let example = examples
-            .get(&(endpoint.clone(), reason.clone()))
-            .map_or("", String::as_str);
-        progress.println(format!(
-            "  {endpoint:<10} {reason:<22} {n:>5}   e.g. {example}"
-        ));
-    }
-    Ok(counts)
-}
-
-/// Replays every dead letter of `endpoint`, a bounded batch at a time.
-async fn replay_all(sender: &Sender<BoxedQueue>, endpoint: &str) -> Result<usize, QueueError> {
-    let mut total = 0;
-    loop {
-        let (n, more) = sender
-            .queue()
-            .replay_all(&DeadLetterFilter::endpoint(endpoint), sender.now(), 1_000)
-            .await?;
-        total += n;
-        if !more || n == 0 {
-            return Ok(total);
-        }
     }
 }
 

@@ -29,11 +29,14 @@ struct Snapshot {
 impl Snapshot {
     fn message(&self) -> String {
         let mut msg = format!(
-            "{} effects · {} dead-lettered · {} answered from the store · {} rejected",
+            "effects {} · dead-lettered {} · from the store {} · rejected {}",
             self.effects, self.dead, self.replayed, self.rejected
         );
         for (endpoint, state) in &self.breakers {
-            msg.push_str(&format!(" · {endpoint} breaker {state}"));
+            msg.push_str(" · breaker ");
+            msg.push_str(state);
+            msg.push_str(": ");
+            msg.push_str(endpoint);
         }
         msg
     }
@@ -84,6 +87,9 @@ impl Progress {
     }
 
     fn show(&self, s: &Snapshot, force: bool) {
+        if s.jobs == 0 {
+            return; // nothing published yet
+        }
         self.bar.set_length(s.jobs);
         self.bar.set_position(s.finished);
         self.bar.set_message(s.message());

@@ -75,6 +75,8 @@ fn percentile(sorted: &[Duration], p: usize) -> Option<Duration> {
 fn ms(d: Option<Duration>) -> String {
     match d {
         None => "-".to_owned(),
+        // Job times are whole milliseconds.
+        Some(d) if d < Duration::from_millis(1) => "<1 ms".to_owned(),
         Some(d) if d < Duration::from_secs(10) => format!("{} ms", d.as_millis()),
         Some(d) => format!("{:.1} s", d.as_secs_f64()),
     }
