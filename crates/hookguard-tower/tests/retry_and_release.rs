@@ -1,5 +1,6 @@
 //! A claim that did not end in a "done" response is released: a failing handler runs again on the retry,
-//! and so does one whose client went away mid-handler.
+//! and so does one whose client went away mid-handler. One that did is stored even if the client went away
+//! while its response was being stored.
 
 mod common;
 
@@ -198,11 +199,16 @@ async fn idempotency_run_replays_a_body_over_the_limit_without_it() {
     );
 }
 
-/// A store whose claims land at once but take 100 ms to answer, like a remote one on a slow network.
+/// A store on a slow network: its claims land at once but take `claim` to answer; its completions take
+/// `complete` to arrive (a completion dropped on the way does not land).
 #[derive(Debug, Clone)]
-struct SlowClaims(MemoryStore);
+struct Slow {
+    store: MemoryStore,
+    claim: Duration,
+    complete: Duration,
+}
 
-impl IdempotencyStore for SlowClaims {
+impl IdempotencyStore for Slow {
     async fn claim(
         &self,
         key: &IdempotencyKey,
@@ -211,8 +217,8 @@ impl IdempotencyStore for SlowClaims {
         retention: Duration,
         now: Timestamp,
     ) -> Result<Claim, StoreError> {
-        let claim = self.0.claim(key, fp, lease, retention, now).await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let claim = self.store.claim(key, fp, lease, retention, now).await;
+        tokio::time::sleep(self.claim).await;
         claim
     }
 
@@ -224,7 +230,10 @@ impl IdempotencyStore for SlowClaims {
         retention: Duration,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.0.complete(key, token, response, retention, now).await
+        tokio::time::sleep(self.complete).await;
+        self.store
+            .complete(key, token, response, retention, now)
+            .await
     }
 
     async fn extend(
@@ -234,7 +243,7 @@ impl IdempotencyStore for SlowClaims {
         lease: Duration,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.0.extend(key, token, lease, now).await
+        self.store.extend(key, token, lease, now).await
     }
 
     async fn release(
@@ -243,11 +252,11 @@ impl IdempotencyStore for SlowClaims {
         token: &Token,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.0.release(key, token, now).await
+        self.store.release(key, token, now).await
     }
 
     async fn purge_expired(&self, now: Timestamp, limit: usize) -> Result<usize, StoreError> {
-        self.0.purge_expired(now, limit).await
+        self.store.purge_expired(now, limit).await
     }
 }
 
@@ -256,7 +265,11 @@ async fn a_request_dropped_while_claiming_releases_the_claim_once_it_lands() {
     let calls = Calls::default();
     let memory = MemoryStore::new();
     let layer = layer()
-        .idempotency(SlowClaims(memory.clone()))
+        .idempotency(Slow {
+            store: memory.clone(),
+            claim: Duration::from_millis(100),
+            complete: Duration::ZERO,
+        })
         .lease(Duration::from_secs(600));
     let addr = serve(app(layer, &calls)).await;
     let client = client_builder()
@@ -286,4 +299,38 @@ async fn a_request_dropped_while_claiming_releases_the_claim_once_it_lands() {
         1,
         "only the second delivery reached the handler"
     );
+}
+
+#[tokio::test]
+async fn a_request_dropped_while_its_response_is_stored_is_still_completed() {
+    let calls = Calls::default();
+    let memory = MemoryStore::new();
+    let layer = layer()
+        .idempotency(Slow {
+            store: memory.clone(),
+            claim: Duration::ZERO,
+            complete: Duration::from_millis(100),
+        })
+        .lease(Duration::from_secs(600));
+    let addr = serve(app(layer, &calls)).await;
+    let client = client_builder()
+        .timeout(Duration::from_millis(30))
+        .build()
+        .unwrap();
+    // The handler answers at once; storing its response takes 100 ms, and the client gives up before.
+    let gone = client
+        .post(format!("http://{addr}/ok"))
+        .headers(signed("msg_storing", BODY))
+        .body(BODY)
+        .send()
+        .await;
+    assert!(gone.is_err_and(|e| e.is_timeout()));
+    assert_eq!(calls.get(), 1);
+    // The handler's effect happened: the response is stored in the background, never released for the
+    // retry to run the handler a second time.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let retry = deliver(addr, "/ok", "msg_storing", BODY).await;
+    assert_eq!(retry.status(), 201);
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(calls.get(), 1, "the handler ran once");
 }

@@ -60,7 +60,7 @@ pin_project! {
         Collect { parts: Option<http::response::Parts>, body: Option<Pin<Box<ResBody>>>, buf: Collected },
         // Waiting for the store to complete or release the claim.
         Record {
-            record: BoxFuture<Result<(), StoreError>>,
+            record: PendingRecord,
             completing: bool,
             response: Option<Response<ResponseBody<ResBody>>>,
         },
@@ -106,6 +106,48 @@ impl Drop for PendingClaim {
                 let result = store.release(&key, &token, now).await;
                 metrics::released(&result);
             }
+        });
+    }
+}
+
+/// The store call that ends a claim: `complete` with the handler's response, or `release`.
+///
+/// If the request is dropped while a `complete` is on its way (the client gave up after the handler had
+/// answered, e.g. a sender's timeout during the store's round trip), the call is driven to its end in the
+/// background: the handler's effect has happened, so its response must be stored. Releasing instead (what
+/// the claim's guard does for a request dropped mid-handler) would let the retry run the handler again.
+struct PendingRecord {
+    future: Option<BoxFuture<Result<(), StoreError>>>,
+    completing: bool,
+    key: IdempotencyKey,
+}
+
+impl PendingRecord {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), StoreError>> {
+        let Some(future) = self.future.as_mut() else {
+            unreachable!("the record is polled until it answers, once")
+        };
+        let result = ready!(future.as_mut().poll(cx));
+        self.future = None;
+        Poll::Ready(result)
+    }
+}
+
+impl Drop for PendingRecord {
+    fn drop(&mut self) {
+        // A release that did not land is done again by the claim's guard.
+        let Some(future) = self.future.take().filter(|_| self.completing) else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(key = %self.key, "response not stored: dropped outside a tokio runtime; the claim lapses with its lease");
+            return;
+        };
+        let key = self.key.clone();
+        runtime.spawn(async move {
+            tracing::debug!(%key, "request dropped while its response was being stored; storing it in the background");
+            let result = future.await;
+            metrics::finished(&key, true, result);
         });
     }
 }
@@ -286,7 +328,7 @@ where
                     completing,
                     response,
                 } => {
-                    let result = ready!(record.as_mut().poll(cx));
+                    let result = ready!(record.poll(cx));
                     if let Some(guard) = ctx.guard.as_mut() {
                         guard.disarm();
                     }
@@ -603,12 +645,24 @@ impl<S> Ctx<S> {
         };
         let retention = self.config.retention;
         let now = self.config.verifier.clock().now();
-        let record = match stored {
-            Some(stored) if completing => store.complete_owned(key, token, stored, retention, now),
-            _ => store.release_owned(key, token, now),
+        let (future, completes) = match stored {
+            Some(stored) if completing => {
+                // From here a dropped request finishes the `complete` (see `PendingRecord`) rather than
+                // release the claim.
+                if let Some(guard) = self.guard.as_mut() {
+                    guard.disarm();
+                }
+                let complete = store.complete_owned(key.clone(), token, stored, retention, now);
+                (complete, true)
+            }
+            _ => (store.release_owned(key.clone(), token, now), false),
         };
         State::Record {
-            record,
+            record: PendingRecord {
+                future: Some(future),
+                completing: completes,
+                key,
+            },
             completing,
             response: Some(response),
         }
