@@ -26,6 +26,8 @@ pub(crate) struct Inputs<'a> {
     pub(crate) probes: &'a [Probe],
     /// The dead-letter queue before the replays: `(endpoint, reason) → count`.
     pub(crate) dead_letters: &'a BTreeMap<(String, String), u64>,
+    /// Every phase ended because its work was done, not because nothing moved any more.
+    pub(crate) settled: bool,
 }
 
 /// One row of the table.
@@ -392,8 +394,11 @@ fn checks(
         .filter(|r| !matches!(r.state, JobState::Delivered { .. } | JobState::Dead { .. }))
         .count();
     out.push((
-        pending == 0,
-        format!("jobs neither delivered nor dead-lettered: {pending}"),
+        pending == 0 && inputs.settled,
+        format!(
+            "jobs neither delivered nor dead-lettered: {pending}; every phase finished its work: {}",
+            if inputs.settled { "yes" } else { "no (a wait gave up)" }
+        ),
     ));
     out
 }
