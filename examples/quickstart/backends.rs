@@ -24,6 +24,18 @@ impl std::fmt::Display for OpenError {
     }
 }
 
+/// `url` without its user-info (it may hold a password), for printing.
+pub(crate) fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
 fn scheme(url: &str) -> &str {
     url.split_once(':').map_or(url, |(s, _)| s)
 }

@@ -187,11 +187,11 @@ async fn run(o: &Options, store: BoxedStore, queue: BoxedQueue) -> Result<bool, 
     );
     println!(
         "  receiver  {base} — axum + WebhookLayer, idempotency store {}",
-        o.store
+        backends::redacted(&o.store)
     );
     println!(
         "  sender    queue {}, 64 workers, retries 25 ms doubling to 400 ms (8 attempts), breaker 5 failures/500 ms",
-        o.queue
+        backends::redacted(&o.queue)
     );
     if let Some(addr) = o.metrics_addr {
         println!("  metrics   http://{addr}/metrics");

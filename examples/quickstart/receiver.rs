@@ -138,8 +138,9 @@ pub(crate) fn webhook_layer(store: BoxedStore) -> Result<WebhookLayer, hookguard
     Ok(WebhookLayer::new(verifier)
         .idempotency(store)
         // A delivery that meets the same event still in progress gets 409 with `Retry-After` = the lease
-        // left; 2 s (extended while a handler runs) keeps those waits short in a demo (default 60 s).
-        .lease(Duration::from_secs(2))
+        // left (the sender caps it at 2 s here). 5 s, extended while a handler runs, keeps those waits short
+        // in a demo (default 60 s) and is still well above a networked store's round trips (1 s timeouts).
+        .lease(Duration::from_secs(5))
         // One event goes to several endpoints under one id; here they share one app and one store, so the
         // key adds the path: otherwise /crm would be answered with /billing's stored response.
         .key(|verified, parts, _body| {

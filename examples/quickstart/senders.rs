@@ -92,7 +92,7 @@ pub(crate) fn main_sender(
         .workers(64)
         .batch(32)
         .retry_policy(retry_policy())
-        // 409s carry the layer's lease left (≤ 2 s here); never wait longer than that in a demo.
+        // 409s carry the layer's lease left (≤ 5 s here); never wait longer than 2 s in a demo.
         .retry_after_cap(Duration::from_secs(2))
         .circuit_breaker(5, Duration::from_millis(500))
         .poll_interval(Duration::from_millis(20))
