@@ -128,12 +128,7 @@ impl Backend {
 fn rand_suffix() -> u64 {
     use std::hash::{BuildHasher as _, Hasher as _};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
     h.finish()
 }
 
@@ -193,16 +188,7 @@ impl Worker {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sender-worker"))
             .args(["--queue", queue_url, "--namespace", namespace])
             .args(["--endpoint", &format!("ep={endpoint_url}")])
-            .args([
-                "--slots",
-                "8",
-                "--batch",
-                "4",
-                "--lease-ms",
-                "2000",
-                "--timeout-ms",
-                "1000",
-            ])
+            .args(["--slots", "8", "--batch", "4", "--lease-ms", "2000", "--timeout-ms", "1000"])
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -213,9 +199,7 @@ impl Worker {
             .expect("sender-worker printed nothing within 30 s")
             .unwrap();
         assert!(
-            ready
-                .as_deref()
-                .is_some_and(|l| l.starts_with("ready pid=")),
+            ready.as_deref().is_some_and(|l| l.starts_with("ready pid=")),
             "sender-worker did not start: {ready:?}"
         );
         Self { child }
@@ -225,10 +209,7 @@ impl Worker {
     async fn kill_9(mut self) {
         self.child.start_kill().unwrap();
         let status = self.child.wait().await.unwrap();
-        assert!(
-            !status.success(),
-            "the worker was killed, not stopped: {status}"
-        );
+        assert!(!status.success(), "the worker was killed, not stopped: {status}");
     }
 }
 
@@ -236,18 +217,8 @@ async fn enqueue(queue: &BoxedQueue, events: usize) {
     let now = Timestamp::now();
     let jobs: Vec<NewJob> = (0..events)
         .map(|i| {
-            let body = format!(
-                r#"{{"type":"test.event","n":{i},"pad":"{}"}}"#,
-                "x".repeat(200)
-            );
-            NewJob::new(
-                "ep",
-                format!("evt_{i:05}"),
-                "test.event",
-                Bytes::from(body),
-                now,
-            )
-            .unwrap()
+            let body = format!(r#"{{"type":"test.event","n":{i},"pad":"{}"}}"#, "x".repeat(200));
+            NewJob::new("ep", format!("evt_{i:05}"), "test.event", Bytes::from(body), now).unwrap()
         })
         .collect();
     for chunk in jobs.chunks(500) {
@@ -280,18 +251,14 @@ async fn kill_9_mid_delivery_loses_nothing(backend: Backend, test: &str) {
     let ns = backend.namespace("kill");
     const EVENTS: usize = 300;
     let queue = BoxedQueue::open(&url, Some(&ns)).await.unwrap();
-    let (addr, rx) =
-        serve_receiver(backend.store(&url, &ns).await, Duration::from_millis(20)).await;
+    let (addr, rx) = serve_receiver(backend.store(&url, &ns).await, Duration::from_millis(20)).await;
     enqueue(&queue, EVENTS).await;
     let endpoint = format!("http://{addr}/p0");
 
     let first = Worker::start(&url, &ns, &endpoint).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while delivered(&rx).await < EVENTS / 4 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no progress before the kill"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "no progress before the kill");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     first.kill_9().await;
@@ -336,17 +303,10 @@ async fn processes_share_one_queue(backend: Backend, processes: usize, test: &st
     let seen = rx.seen.lock().unwrap();
     assert_eq!(seen.effects.len(), EVENTS, "every event handled");
     let twice: Vec<_> = seen.effects.iter().filter(|(_, n)| **n != 1).collect();
-    assert!(
-        twice.is_empty(),
-        "handler effects == events exactly: {twice:?}"
-    );
+    assert!(twice.is_empty(), "handler effects == events exactly: {twice:?}");
     for p in 0..processes {
         let n = seen.per_process.get(&format!("p{p}")).copied().unwrap_or(0);
-        assert!(
-            n > 0,
-            "process {p} of {processes} delivered none: {:?}",
-            seen.per_process
-        );
+        assert!(n > 0, "process {p} of {processes} delivered none: {:?}", seen.per_process);
     }
     drop(seen);
     backend.clean(&url, &ns).await;
@@ -354,39 +314,24 @@ async fn processes_share_one_queue(backend: Backend, processes: usize, test: &st
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_queue_survives_kill_9_mid_delivery() {
-    kill_9_mid_delivery_loses_nothing(
-        Backend::Postgres,
-        "postgres_queue_survives_kill_9_mid_delivery",
-    )
-    .await;
+    kill_9_mid_delivery_loses_nothing(Backend::Postgres, "postgres_queue_survives_kill_9_mid_delivery").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_queue_survives_kill_9_mid_delivery() {
-    kill_9_mid_delivery_loses_nothing(Backend::Redis, "redis_queue_survives_kill_9_mid_delivery")
-        .await;
+    kill_9_mid_delivery_loses_nothing(Backend::Redis, "redis_queue_survives_kill_9_mid_delivery").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_and_four_processes_share_a_postgres_queue() {
     for n in [2, 4] {
-        processes_share_one_queue(
-            Backend::Postgres,
-            n,
-            "two_and_four_processes_share_a_postgres_queue",
-        )
-        .await;
+        processes_share_one_queue(Backend::Postgres, n, "two_and_four_processes_share_a_postgres_queue").await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_and_four_processes_share_a_redis_queue() {
     for n in [2, 4] {
-        processes_share_one_queue(
-            Backend::Redis,
-            n,
-            "two_and_four_processes_share_a_redis_queue",
-        )
-        .await;
+        processes_share_one_queue(Backend::Redis, n, "two_and_four_processes_share_a_redis_queue").await;
     }
 }

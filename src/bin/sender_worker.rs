@@ -41,10 +41,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     };
     while let Some(flag) = argv.next() {
         let mut value = || argv.next().ok_or_else(|| format!("{flag} needs a value"));
-        let number = |v: String| {
-            v.parse::<u64>()
-                .map_err(|_| format!("{flag}: `{v}` is not a number"))
-        };
+        let number = |v: String| v.parse::<u64>().map_err(|_| format!("{flag}: `{v}` is not a number"));
         match flag.as_str() {
             "--queue" => args.queue = value()?,
             "--namespace" => args.namespace = Some(value()?),
@@ -70,11 +67,10 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let queue = BoxedQueue::open(&args.queue, args.namespace.as_deref()).await?;
-    let endpoints = args.endpoints.into_iter().map(|(id, url)| {
-        Endpoint::new(id, url, SECRET)
-            .with_timeout(args.timeout)
-            .with_max_in_flight(args.slots)
-    });
+    let endpoints = args
+        .endpoints
+        .into_iter()
+        .map(|(id, url)| Endpoint::new(id, url, SECRET).with_timeout(args.timeout).with_max_in_flight(args.slots));
     let sender = Sender::builder(queue)
         .endpoints(endpoints)
         .workers(args.slots)
