@@ -351,16 +351,19 @@ mod durable {
             wait_handled("progress before the kill", handled, at).await;
             worker.kill_9();
         }
-        let _last = sender_worker(&pg, &schema, &endpoint);
+        let last = sender_worker(&pg, &schema, &endpoint);
         drain(&queue, Duration::from_secs(240)).await;
+        drop(last);
 
-        let effects = effects.lock().unwrap();
-        assert_eq!(effects.len(), EVENTS, "every event took effect");
-        let twice: Vec<_> = effects.iter().filter(|(_, n)| **n != 1).collect();
-        assert!(
-            twice.is_empty(),
-            "handler effects == events exactly: {twice:?}"
-        );
+        {
+            let effects = effects.lock().unwrap();
+            assert_eq!(effects.len(), EVENTS, "every event took effect");
+            let twice: Vec<_> = effects.iter().filter(|(_, n)| **n != 1).collect();
+            assert!(
+                twice.is_empty(),
+                "handler effects == events exactly: {twice:?}"
+            );
+        }
         assert!(proxy.counts().injected.values().sum::<u64>() > 1_000);
         drop_schemas(&pg, &[&schema]).await;
     }

@@ -300,13 +300,14 @@ async fn kill_9_mid_delivery_loses_nothing(backend: Backend, test: &str) {
     let stats = drained(&queue, Duration::from_secs(90)).await;
     drop(second);
     assert_eq!(stats.dead, 0, "nothing dead-lettered: {stats:?}");
-    let seen = rx.seen.lock().unwrap();
-    let missing: Vec<String> = (0..EVENTS)
-        .map(|i| format!("evt_{i:05}"))
-        .filter(|id| !seen.effects.contains_key(id))
-        .collect();
+    let missing: Vec<String> = {
+        let seen = rx.seen.lock().unwrap();
+        (0..EVENTS)
+            .map(|i| format!("evt_{i:05}"))
+            .filter(|id| !seen.effects.contains_key(id))
+            .collect()
+    };
     assert!(missing.is_empty(), "events never handled: {missing:?}");
-    drop(seen);
     backend.clean(&url, &ns).await;
 }
 
@@ -325,22 +326,23 @@ async fn processes_share_one_queue(backend: Backend, processes: usize, test: &st
     assert_eq!(stats.dead, 0, "nothing dead-lettered: {stats:?}");
     drop(workers);
 
-    let seen = rx.seen.lock().unwrap();
-    assert_eq!(seen.effects.len(), EVENTS, "every event handled");
-    let twice: Vec<_> = seen.effects.iter().filter(|(_, n)| **n != 1).collect();
-    assert!(
-        twice.is_empty(),
-        "handler effects == events exactly: {twice:?}"
-    );
-    for p in 0..processes {
-        let n = seen.per_process.get(&format!("p{p}")).copied().unwrap_or(0);
+    {
+        let seen = rx.seen.lock().unwrap();
+        assert_eq!(seen.effects.len(), EVENTS, "every event handled");
+        let twice: Vec<_> = seen.effects.iter().filter(|(_, n)| **n != 1).collect();
         assert!(
-            n > 0,
-            "process {p} of {processes} delivered none: {:?}",
-            seen.per_process
+            twice.is_empty(),
+            "handler effects == events exactly: {twice:?}"
         );
+        for p in 0..processes {
+            let n = seen.per_process.get(&format!("p{p}")).copied().unwrap_or(0);
+            assert!(
+                n > 0,
+                "process {p} of {processes} delivered none: {:?}",
+                seen.per_process
+            );
+        }
     }
-    drop(seen);
     backend.clean(&url, &ns).await;
 }
 
