@@ -585,18 +585,70 @@ async fn server_clock_deadlines_ignore_a_skewed_caller() {
         queue.reap(skewed + S * 7200, 3, 10).await.unwrap(),
         (0, false)
     );
-    let results = queue
-        .conclude(
-            skewed,
-            vec![(
-                leased.jobs[0].handle.clone(),
-                Transition::Ack {
-                    attempt: ok_attempt(1, skewed),
-                },
-            )],
-        )
+    // A heartbeat keeps its distance from now: 60 s on the server's clock.
+    let handle = leased.jobs[0].handle.clone();
+    queue
+        .extend(&handle, skewed + S * 60, skewed)
         .await
         .unwrap();
+    let JobState::InFlight { until } = queue.get(handle.id).await.unwrap().unwrap().state else {
+        panic!("in flight")
+    };
+    assert!(
+        until > Timestamp::now() + S * 30 && until < Timestamp::now() + S * 90,
+        "extended by 60 s on the server's clock: {until}"
+    );
+    // A retry an hour after the skewed `now` is due an hour after the server's: not now, and not two hours.
+    let retry = Transition::RetryAt {
+        at: skewed + S * 3600,
+        attempt: ok_attempt(1, skewed),
+    };
+    let results = queue.conclude(skewed, vec![(handle, retry)]).await.unwrap();
     assert!(results[0].is_ok());
+    let JobState::Scheduled { due_at } = queue
+        .get(leased.jobs[0].job.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .state
+    else {
+        panic!("scheduled")
+    };
+    let now = Timestamp::now();
+    assert!(
+        due_at > now + S * 3000 && due_at < now + S * 3700,
+        "due in an hour on the server's clock: {due_at}"
+    );
+    let next = queue
+        .lease(skewed, 10, S * 30, &LeaseOptions::all())
+        .await
+        .unwrap();
+    assert!(next.jobs.is_empty(), "not due yet");
+    let next_due = next.next_due.expect("a scheduled job");
+    assert!(
+        next_due > skewed + S * 3000 && next_due < skewed + S * 3700,
+        "next_due is in the caller's frame (an hour after its skewed now): {next_due}"
+    );
     drop_schema(&pool, &name).await;
+}
+
+#[allow(clippy::let_underscore_future)]
+#[tokio::test]
+async fn the_queue_and_its_futures_are_send_and_sync() {
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_send_sync<T: Send + Sync + Clone + std::fmt::Debug>(_: &T) {}
+    let pool = PgPoolOptions::new()
+        .connect_lazy("postgres://postgres@127.0.0.1:1/none")
+        .unwrap();
+    let queue = PostgresQueue::new(pool);
+    assert_send_sync(&queue);
+    let options = LeaseOptions::all();
+    assert_send(&queue.lease(Timestamp::EPOCH, 1, Duration::ZERO, &options));
+    assert_send(&queue.conclude(Timestamp::EPOCH, Vec::new()));
+    assert_send(&queue.enqueue_many(Vec::new()));
+    assert_send(&queue.wait_for_work(Timestamp::EPOCH, Timestamp::EPOCH));
+    assert_send(&queue.migrate());
+    assert_send(&queue.listen());
+    let boxed = hookguard_sender::BoxedQueue::new(queue);
+    assert_send(&boxed.stats(Timestamp::EPOCH));
 }

@@ -559,7 +559,7 @@ fn count(n: i64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
-fn limit(n: usize) -> i64 {
+fn as_limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
@@ -775,18 +775,18 @@ impl Queue for PostgresQueue {
         let (capped, caps): (Vec<&str>, Vec<i64>) = options
             .caps
             .iter()
-            .map(|(endpoint, cap)| (endpoint.as_str(), limit(*cap)))
+            .map(|(endpoint, cap)| (endpoint.as_str(), as_limit(*cap)))
             .unzip();
         let query = self
             .query(&self.sql.lease)
             .bind(now.as_unix_millis())
             .bind(self.clock(now))
-            .bind(limit(max))
+            .bind(as_limit(max))
             .bind(i64::try_from(lease_for.as_millis()).unwrap_or(i64::MAX))
             .bind(excluded)
             .bind(capped)
             .bind(caps)
-            .bind(limit(options.default_cap));
+            .bind(as_limit(options.default_cap));
         let rows = self.timed(query.fetch_all(&self.pool)).await?;
         let mut batch = LeaseBatch::default();
         for row in &rows {
@@ -892,14 +892,14 @@ impl Queue for PostgresQueue {
         &self,
         now: Timestamp,
         max_lapses: u32,
-        limit_: usize,
+        limit: usize,
     ) -> Result<Progress, QueueError> {
         let query = self
             .query(&self.sql.reap)
             .bind(now.as_unix_millis())
             .bind(self.clock(now))
             .bind(i32::try_from(max_lapses).unwrap_or(i32::MAX))
-            .bind(limit(limit_));
+            .bind(as_limit(limit));
         self.progress(query).await
     }
 
@@ -907,13 +907,13 @@ impl Queue for PostgresQueue {
         &self,
         created_before: Timestamp,
         now: Timestamp,
-        limit_: usize,
+        limit: usize,
     ) -> Result<Progress, QueueError> {
         let query = self
             .query(&self.sql.expire)
             .bind(now.as_unix_millis())
             .bind(created_before.as_unix_millis())
-            .bind(limit(limit_));
+            .bind(as_limit(limit));
         self.progress(query).await
     }
 
@@ -926,11 +926,11 @@ impl Queue for PostgresQueue {
         }
     }
 
-    async fn prune(&self, older_than: Timestamp, limit_: usize) -> Result<Progress, QueueError> {
+    async fn prune(&self, older_than: Timestamp, limit: usize) -> Result<Progress, QueueError> {
         let query = self
             .query(&self.sql.prune)
             .bind(older_than.as_unix_millis())
-            .bind(limit(limit_));
+            .bind(as_limit(limit));
         self.progress(query).await
     }
 
@@ -958,7 +958,7 @@ impl Queue for PostgresQueue {
             .bind(millis_opt(filter.before))
             .bind(millis_opt(page.after.map(|c| c.dead_at)))
             .bind(page.after.map(|c| db_id(c.id)))
-            .bind(limit(page.limit).saturating_add(1));
+            .bind(as_limit(page.limit).saturating_add(1));
         let rows = self.timed(query.fetch_all(&self.pool)).await?;
         let more = rows.len() > page.limit;
         let mut items = Vec::with_capacity(rows.len().min(page.limit));
@@ -1000,7 +1000,7 @@ impl Queue for PostgresQueue {
         &self,
         filter: &DeadLetterFilter,
         now: Timestamp,
-        limit_: usize,
+        limit: usize,
     ) -> Result<Progress, QueueError> {
         let query = self
             .query(&self.sql.replay_all)
@@ -1009,7 +1009,7 @@ impl Queue for PostgresQueue {
             .bind(filter.endpoint_id.as_deref())
             .bind(millis_opt(filter.since))
             .bind(millis_opt(filter.before))
-            .bind(limit(limit_));
+            .bind(as_limit(limit));
         let row = self.one(query).await?;
         if get(&row, "disabled")? {
             return Err(QueueError::EndpointDisabled(
@@ -1019,17 +1019,13 @@ impl Queue for PostgresQueue {
         Ok((count(get(&row, "n")?), get(&row, "more")?))
     }
 
-    async fn purge(
-        &self,
-        filter: &DeadLetterFilter,
-        limit_: usize,
-    ) -> Result<Progress, QueueError> {
+    async fn purge(&self, filter: &DeadLetterFilter, limit: usize) -> Result<Progress, QueueError> {
         let query = self
             .query(&self.sql.purge)
             .bind(filter.endpoint_id.as_deref())
             .bind(millis_opt(filter.since))
             .bind(millis_opt(filter.before))
-            .bind(limit(limit_));
+            .bind(as_limit(limit));
         self.progress(query).await
     }
 
