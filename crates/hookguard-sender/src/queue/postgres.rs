@@ -1074,3 +1074,51 @@ impl Queue for PostgresQueue {
         self.one(query).await.map(|_| ())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_retry_may_cure_is_unavailable() {
+        for error in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+        ] {
+            assert!(classify(error).is_transient());
+        }
+        for error in [
+            sqlx::Error::RowNotFound,
+            sqlx::Error::ColumnNotFound("state".into()),
+        ] {
+            assert!(matches!(classify(error), QueueError::Backend(_)));
+        }
+    }
+
+    #[test]
+    fn every_statement_names_the_schema_it_was_built_for() {
+        let sql = Statements::for_schema("queue_x");
+        for statement in [
+            &sql.enqueue,
+            &sql.lease,
+            &sql.conclude,
+            &sql.reap,
+            &sql.stats,
+        ] {
+            assert!(statement.contains("queue_x."), "{statement}");
+            assert!(!statement.contains("{schema}"), "{statement}");
+        }
+        assert!(
+            sql.enqueue.contains("pg_notify('queue_x'"),
+            "the channel is the schema's name"
+        );
+    }
+
+    #[test]
+    fn ids_that_no_row_can_have_match_nothing() {
+        assert_eq!(db_id(JobId(u64::MAX)), -1);
+        assert_eq!(job_id(-5), JobId(0));
+        assert_eq!(as_limit(usize::MAX), i64::MAX);
+    }
+}
