@@ -40,7 +40,9 @@ const MIGRATIONS: &[Migration] = &[Migration {
 ///   jobs, however many, are never in it;
 /// - `attempts` and `dead_letters`: the attempt history and the dead-letter details, beside their job;
 /// - `endpoints`: the endpoint state every process shares (enabled, paused until, reason). Every endpoint
-///   with a job has a row (the enqueue statement inserts it), and leasing is driven from this table.
+///   with a job has a row (the enqueue statement inserts it), and leasing is driven from this table: each
+///   lease probes the partial index once or twice per endpoint row that is not excluded, so rows of
+///   endpoints long gone cost a probe each (they are kept, as their state may be set).
 ///
 /// ```sql
 #[doc = include_str!("postgres/migrations/0001_jobs.sql")]
@@ -82,6 +84,9 @@ const MIGRATIONS: &[Migration] = &[Migration {
 /// keeps one dedicated listening connection, started on the first [`wait_for_work`](Queue::wait_for_work)
 /// (or by [`listen`](Self::listen)), reconnected with backoff when it drops, and fans notifications out to
 /// its waiters through a [`Notify`]. Polling stays the fallback: a waiter always wakes at its `until`.
+/// PostgreSQL orders notifying commits with a database-wide lock held through the commit's flush, so
+/// enqueues of due jobs commit one at a time: enqueue in batches ([`enqueue_many`](Queue::enqueue_many),
+/// one `NOTIFY` per batch) when the rate matters. Leasing and acks never notify.
 ///
 /// # Transactional outbox
 ///
