@@ -40,7 +40,9 @@ const MIGRATIONS: &[Migration] = &[Migration {
 ///   jobs, however many, are never in it;
 /// - `attempts` and `dead_letters`: the attempt history and the dead-letter details, beside their job;
 /// - `endpoints`: the endpoint state every process shares (enabled, paused until, reason). Every endpoint
-///   with a job has a row (the enqueue statement inserts it), and leasing is driven from this table.
+///   with a job has a row (the enqueue statement inserts it), and leasing is driven from this table: each
+///   lease probes the partial index once or twice per endpoint row that is not excluded, so rows of
+///   endpoints long gone cost a probe each (they are kept, as their state may be set).
 ///
 /// ```sql
 #[doc = include_str!("postgres/migrations/0001_jobs.sql")]
@@ -82,6 +84,9 @@ const MIGRATIONS: &[Migration] = &[Migration {
 /// keeps one dedicated listening connection, started on the first [`wait_for_work`](Queue::wait_for_work)
 /// (or by [`listen`](Self::listen)), reconnected with backoff when it drops, and fans notifications out to
 /// its waiters through a [`Notify`]. Polling stays the fallback: a waiter always wakes at its `until`.
+/// PostgreSQL orders notifying commits with a database-wide lock held through the commit's flush, so
+/// enqueues of due jobs commit one at a time: enqueue in batches ([`enqueue_many`](Queue::enqueue_many),
+/// one `NOTIFY` per batch) when the rate matters. Leasing and acks never notify.
 ///
 /// # Transactional outbox
 ///
@@ -559,7 +564,7 @@ fn count(n: i64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
-fn limit(n: usize) -> i64 {
+fn as_limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
@@ -775,18 +780,18 @@ impl Queue for PostgresQueue {
         let (capped, caps): (Vec<&str>, Vec<i64>) = options
             .caps
             .iter()
-            .map(|(endpoint, cap)| (endpoint.as_str(), limit(*cap)))
+            .map(|(endpoint, cap)| (endpoint.as_str(), as_limit(*cap)))
             .unzip();
         let query = self
             .query(&self.sql.lease)
             .bind(now.as_unix_millis())
             .bind(self.clock(now))
-            .bind(limit(max))
+            .bind(as_limit(max))
             .bind(i64::try_from(lease_for.as_millis()).unwrap_or(i64::MAX))
             .bind(excluded)
             .bind(capped)
             .bind(caps)
-            .bind(limit(options.default_cap));
+            .bind(as_limit(options.default_cap));
         let rows = self.timed(query.fetch_all(&self.pool)).await?;
         let mut batch = LeaseBatch::default();
         for row in &rows {
@@ -892,14 +897,14 @@ impl Queue for PostgresQueue {
         &self,
         now: Timestamp,
         max_lapses: u32,
-        limit_: usize,
+        limit: usize,
     ) -> Result<Progress, QueueError> {
         let query = self
             .query(&self.sql.reap)
             .bind(now.as_unix_millis())
             .bind(self.clock(now))
             .bind(i32::try_from(max_lapses).unwrap_or(i32::MAX))
-            .bind(limit(limit_));
+            .bind(as_limit(limit));
         self.progress(query).await
     }
 
@@ -907,13 +912,13 @@ impl Queue for PostgresQueue {
         &self,
         created_before: Timestamp,
         now: Timestamp,
-        limit_: usize,
+        limit: usize,
     ) -> Result<Progress, QueueError> {
         let query = self
             .query(&self.sql.expire)
             .bind(now.as_unix_millis())
             .bind(created_before.as_unix_millis())
-            .bind(limit(limit_));
+            .bind(as_limit(limit));
         self.progress(query).await
     }
 
@@ -926,11 +931,11 @@ impl Queue for PostgresQueue {
         }
     }
 
-    async fn prune(&self, older_than: Timestamp, limit_: usize) -> Result<Progress, QueueError> {
+    async fn prune(&self, older_than: Timestamp, limit: usize) -> Result<Progress, QueueError> {
         let query = self
             .query(&self.sql.prune)
             .bind(older_than.as_unix_millis())
-            .bind(limit(limit_));
+            .bind(as_limit(limit));
         self.progress(query).await
     }
 
@@ -958,7 +963,7 @@ impl Queue for PostgresQueue {
             .bind(millis_opt(filter.before))
             .bind(millis_opt(page.after.map(|c| c.dead_at)))
             .bind(page.after.map(|c| db_id(c.id)))
-            .bind(limit(page.limit).saturating_add(1));
+            .bind(as_limit(page.limit).saturating_add(1));
         let rows = self.timed(query.fetch_all(&self.pool)).await?;
         let more = rows.len() > page.limit;
         let mut items = Vec::with_capacity(rows.len().min(page.limit));
@@ -1000,7 +1005,7 @@ impl Queue for PostgresQueue {
         &self,
         filter: &DeadLetterFilter,
         now: Timestamp,
-        limit_: usize,
+        limit: usize,
     ) -> Result<Progress, QueueError> {
         let query = self
             .query(&self.sql.replay_all)
@@ -1009,7 +1014,7 @@ impl Queue for PostgresQueue {
             .bind(filter.endpoint_id.as_deref())
             .bind(millis_opt(filter.since))
             .bind(millis_opt(filter.before))
-            .bind(limit(limit_));
+            .bind(as_limit(limit));
         let row = self.one(query).await?;
         if get(&row, "disabled")? {
             return Err(QueueError::EndpointDisabled(
@@ -1019,17 +1024,13 @@ impl Queue for PostgresQueue {
         Ok((count(get(&row, "n")?), get(&row, "more")?))
     }
 
-    async fn purge(
-        &self,
-        filter: &DeadLetterFilter,
-        limit_: usize,
-    ) -> Result<Progress, QueueError> {
+    async fn purge(&self, filter: &DeadLetterFilter, limit: usize) -> Result<Progress, QueueError> {
         let query = self
             .query(&self.sql.purge)
             .bind(filter.endpoint_id.as_deref())
             .bind(millis_opt(filter.since))
             .bind(millis_opt(filter.before))
-            .bind(limit(limit_));
+            .bind(as_limit(limit));
         self.progress(query).await
     }
 
@@ -1076,5 +1077,53 @@ impl Queue for PostgresQueue {
             .bind(state.reason)
             .bind(millis_opt(state.changed_at));
         self.one(query).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_retry_may_cure_is_unavailable() {
+        for error in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+        ] {
+            assert!(classify(error).is_transient());
+        }
+        for error in [
+            sqlx::Error::RowNotFound,
+            sqlx::Error::ColumnNotFound("state".into()),
+        ] {
+            assert!(matches!(classify(error), QueueError::Backend(_)));
+        }
+    }
+
+    #[test]
+    fn every_statement_names_the_schema_it_was_built_for() {
+        let sql = Statements::for_schema("queue_x");
+        for statement in [
+            &sql.enqueue,
+            &sql.lease,
+            &sql.conclude,
+            &sql.reap,
+            &sql.stats,
+        ] {
+            assert!(statement.contains("queue_x."), "{statement}");
+            assert!(!statement.contains("{schema}"), "{statement}");
+        }
+        assert!(
+            sql.enqueue.contains("pg_notify('queue_x'"),
+            "the channel is the schema's name"
+        );
+    }
+
+    #[test]
+    fn ids_that_no_row_can_have_match_nothing() {
+        assert_eq!(db_id(JobId(u64::MAX)), -1);
+        assert_eq!(job_id(-5), JobId(0));
+        assert_eq!(as_limit(usize::MAX), i64::MAX);
     }
 }

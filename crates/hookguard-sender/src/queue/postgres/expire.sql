@@ -2,7 +2,7 @@
 -- Scheduled jobs created before $2, oldest first, dead-letter `expired`.
 WITH old AS (
     SELECT id, created_at FROM {schema}.jobs
-    WHERE state = 'scheduled' AND created_at < $2
+    WHERE state = 'scheduled' AND lapses >= 0 AND created_at < $2  -- the predicate of `jobs_created`
     ORDER BY created_at, id
     LIMIT $3 + 1
     FOR UPDATE SKIP LOCKED
