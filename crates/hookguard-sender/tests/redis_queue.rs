@@ -378,7 +378,7 @@ async fn a_bad_prefix_is_refused() {
     assert_eq!(q.channel(), "{tenant-a:hooks}:wake");
     assert!(matches!(
         RedisQueue::connect("not a url").await,
-        Err(hookguard_sender::QueueError::Backend(_))
+        Err(hookguard_sender::QueueError::InvalidConfig(_))
     ));
 }
 
