@@ -105,6 +105,29 @@ impl Browser {
             .to_owned()
     }
 
+    /// The text of `css` once it satisfies `pred`: after a click the browser may still show the old page for
+    /// a moment (its elements then go stale), so this polls, within a hang guard.
+    async fn wait_text(&self, css: &str, pred: impl Fn(&str) -> bool) -> String {
+        let mut last = None;
+        for _ in 0..200 {
+            if let Some(e) = self.find(css).await {
+                let url = format!("{}/element/{e}/text", self.session);
+                if let Ok(v) = call(&self.client, reqwest::Method::GET, &url, None).await {
+                    let text = v.as_str().unwrap_or_default().to_owned();
+                    if pred(&text) {
+                        return text;
+                    }
+                    last = Some(text);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "`{css}` never matched (last: {last:?}):\n{}",
+            self.source().await
+        );
+    }
+
     async fn click(&self, css: &str) {
         let e = self.element(css).await;
         self.cmd(
@@ -295,10 +318,10 @@ async fn log_in_see_a_dead_letter_replay_it_and_refuse_forged_posts() {
         .type_into("#token", "not-the-token-0123456789")
         .await;
     browser.click("#login").await;
-    assert_eq!(browser.text("#error").await, "Wrong token.");
+    browser.wait_text("#error", |t| t == "Wrong token.").await;
     browser.type_into("#token", TOKEN).await;
     browser.click("#login").await;
-    assert_eq!(browser.text("#notice").await, "Logged in.");
+    browser.wait_text("#notice", |t| t == "Logged in.").await;
 
     // The session cookie: HttpOnly, SameSite=Strict, scoped to the admin path.
     let cookie = browser.cookie(SESSION_COOKIE).await;
@@ -323,8 +346,9 @@ async fn log_in_see_a_dead_letter_replay_it_and_refuse_forged_posts() {
     // A forged cross-site post (another origin; the browser sends the cookie, Origin says where it came from).
     browser.goto(&evil_url).await;
     browser.click("#evil").await;
-    let refused = browser.text("#error").await;
-    assert!(refused.contains("did not come from this page"), "{refused}");
+    browser
+        .wait_text("#error", |t| t.contains("did not come from this page"))
+        .await;
     assert!(dead(&sender, job).await, "the forged post changed nothing");
 
     // Posts with the session's cookie but without its CSRF token (or without Origin) are refused too.
@@ -356,10 +380,9 @@ async fn log_in_see_a_dead_letter_replay_it_and_refuse_forged_posts() {
     healthy.store(true, Ordering::SeqCst);
     browser.goto(&format!("{base}/")).await;
     browser.click(&format!("#replay-{job}")).await;
-    assert_eq!(
-        browser.text("#notice").await,
-        "Dead letter replayed: it is due again."
-    );
+    browser
+        .wait_text("#notice", |t| t == "Dead letter replayed: it is due again.")
+        .await;
     let mut delivered = false;
     for _ in 0..250 {
         browser.goto(&format!("{base}/")).await;
@@ -383,6 +406,34 @@ async fn log_in_see_a_dead_letter_replay_it_and_refuse_forged_posts() {
     );
     let after = browser.screenshot("operator_page.png").await;
     println!("screenshots: {} and {}", before.display(), after.display());
+
+    // Pause and resume the endpoint from the page; the queue's shared state follows.
+    browser.click("#pause-billing").await;
+    assert_eq!(browser.text("#notice").await, "Endpoint updated.");
+    assert!(
+        browser
+            .text("#endpoint-billing")
+            .await
+            .contains("paused until")
+    );
+    let state = sender.queue().endpoint_state("billing").await.unwrap();
+    assert!(
+        state.paused_until.is_some_and(|p| p > sender.now()),
+        "{state:?}"
+    );
+    browser.click("#resume-billing").await;
+    browser
+        .wait_text("#endpoint-billing", |t| t.contains("enabled"))
+        .await;
+    assert_eq!(
+        sender
+            .queue()
+            .endpoint_state("billing")
+            .await
+            .unwrap()
+            .paused_until,
+        None
+    );
 
     // Logging out ends the session on the server.
     browser.click("#logout").await;
