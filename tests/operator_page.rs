@@ -89,20 +89,19 @@ impl Browser {
         }
     }
 
+    /// The element matching `css`, waiting for it (after a click the old page may still be showing).
     async fn element(&self, css: &str) -> String {
-        match self.find(css).await {
-            Some(e) => e,
-            None => panic!("no `{css}` on the page:\n{}", self.source().await),
+        for _ in 0..200 {
+            if let Some(e) = self.find(css).await {
+                return e;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        panic!("no `{css}` on the page:\n{}", self.source().await)
     }
 
     async fn text(&self, css: &str) -> String {
-        let e = self.element(css).await;
-        self.cmd(reqwest::Method::GET, &format!("/element/{e}/text"), None)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        self.wait_text(css, |_| true).await
     }
 
     /// The text of `css` once it satisfies `pred`: after a click the browser may still show the old page for
@@ -437,10 +436,7 @@ async fn log_in_see_a_dead_letter_replay_it_and_refuse_forged_posts() {
 
     // Logging out ends the session on the server.
     browser.click("#logout").await;
-    assert!(
-        browser.find("#token").await.is_some(),
-        "the login form again"
-    );
+    browser.wait_text("#login", |t| t == "Log in").await;
     let res = client
         .post(format!("{base}/dead-letters/{job}/replay"))
         .header("cookie", format!("{SESSION_COOKIE}={session_id}"))
