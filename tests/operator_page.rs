@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::{Killed, TempDir, free_port, test_output_dir, tool};
+use common::{KilledGroup, TempDir, free_port, test_output_dir, tool};
 use hookguard_sender::admin::{Admin, AdminToken, SESSION_COOKIE};
 use hookguard_sender::{Endpoint, Event, JobId, JobState, MemoryQueue, Queue as _, Sender};
 use serde_json::{Value, json};
@@ -276,7 +276,7 @@ async fn log_in_see_a_dead_letter_replay_it_and_refuse_forged_posts() {
     // chromedriver, ours, on a free port.
     let port = free_port();
     let log_dir = TempDir::new("chromedriver");
-    let _driver = Killed(
+    let _driver = KilledGroup::spawn(
         Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .arg(format!(
@@ -285,10 +285,9 @@ async fn log_in_see_a_dead_letter_replay_it_and_refuse_forged_posts() {
             ))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver"),
-    );
+            .stderr(Stdio::null()),
+    )
+    .expect("start chromedriver");
     let driver = format!("http://127.0.0.1:{port}");
     let probe = reqwest::Client::new();
     let mut ready = false;
