@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::{Killed, TempDir, free_port, test_output_dir, tool};
+use common::{KilledGroup, TempDir, free_port, test_output_dir, tool};
 use hookguard_sender::admin::{Admin, AdminToken, SESSION_COOKIE};
 use hookguard_sender::{Endpoint, Event, JobId, JobState, MemoryQueue, Queue as _, Sender};
 use serde_json::{Value, json};
@@ -89,20 +89,42 @@ impl Browser {
         }
     }
 
+    /// The element matching `css`, waiting for it (after a click the old page may still be showing).
     async fn element(&self, css: &str) -> String {
-        match self.find(css).await {
-            Some(e) => e,
-            None => panic!("no `{css}` on the page:\n{}", self.source().await),
+        for _ in 0..200 {
+            if let Some(e) = self.find(css).await {
+                return e;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        panic!("no `{css}` on the page:\n{}", self.source().await)
     }
 
     async fn text(&self, css: &str) -> String {
-        let e = self.element(css).await;
-        self.cmd(reqwest::Method::GET, &format!("/element/{e}/text"), None)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        self.wait_text(css, |_| true).await
+    }
+
+    /// The text of `css` once it satisfies `pred`: after a click the browser may still show the old page for
+    /// a moment (its elements then go stale), so this polls, within a hang guard.
+    async fn wait_text(&self, css: &str, pred: impl Fn(&str) -> bool) -> String {
+        let mut last = None;
+        for _ in 0..200 {
+            if let Some(e) = self.find(css).await {
+                let url = format!("{}/element/{e}/text", self.session);
+                if let Ok(v) = call(&self.client, reqwest::Method::GET, &url, None).await {
+                    let text = v.as_str().unwrap_or_default().to_owned();
+                    if pred(&text) {
+                        return text;
+                    }
+                    last = Some(text);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "`{css}` never matched (last: {last:?}):\n{}",
+            self.source().await
+        );
     }
 
     async fn click(&self, css: &str) {
@@ -254,7 +276,7 @@ async fn log_in_see_a_dead_letter_replay_it_and_refuse_forged_posts() {
     // chromedriver, ours, on a free port.
     let port = free_port();
     let log_dir = TempDir::new("chromedriver");
-    let _driver = Killed(
+    let _driver = KilledGroup::spawn(
         Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .arg(format!(
@@ -263,10 +285,9 @@ async fn log_in_see_a_dead_letter_replay_it_and_refuse_forged_posts() {
             ))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver"),
-    );
+            .stderr(Stdio::null()),
+    )
+    .expect("start chromedriver");
     let driver = format!("http://127.0.0.1:{port}");
     let probe = reqwest::Client::new();
     let mut ready = false;
@@ -295,10 +316,10 @@ async fn log_in_see_a_dead_letter_replay_it_and_refuse_forged_posts() {
         .type_into("#token", "not-the-token-0123456789")
         .await;
     browser.click("#login").await;
-    assert_eq!(browser.text("#error").await, "Wrong token.");
+    browser.wait_text("#error", |t| t == "Wrong token.").await;
     browser.type_into("#token", TOKEN).await;
     browser.click("#login").await;
-    assert_eq!(browser.text("#notice").await, "Logged in.");
+    browser.wait_text("#notice", |t| t == "Logged in.").await;
 
     // The session cookie: HttpOnly, SameSite=Strict, scoped to the admin path.
     let cookie = browser.cookie(SESSION_COOKIE).await;
@@ -323,8 +344,9 @@ async fn log_in_see_a_dead_letter_replay_it_and_refuse_forged_posts() {
     // A forged cross-site post (another origin; the browser sends the cookie, Origin says where it came from).
     browser.goto(&evil_url).await;
     browser.click("#evil").await;
-    let refused = browser.text("#error").await;
-    assert!(refused.contains("did not come from this page"), "{refused}");
+    browser
+        .wait_text("#error", |t| t.contains("did not come from this page"))
+        .await;
     assert!(dead(&sender, job).await, "the forged post changed nothing");
 
     // Posts with the session's cookie but without its CSRF token (or without Origin) are refused too.
@@ -356,10 +378,9 @@ async fn log_in_see_a_dead_letter_replay_it_and_refuse_forged_posts() {
     healthy.store(true, Ordering::SeqCst);
     browser.goto(&format!("{base}/")).await;
     browser.click(&format!("#replay-{job}")).await;
-    assert_eq!(
-        browser.text("#notice").await,
-        "Dead letter replayed: it is due again."
-    );
+    browser
+        .wait_text("#notice", |t| t == "Dead letter replayed: it is due again.")
+        .await;
     let mut delivered = false;
     for _ in 0..250 {
         browser.goto(&format!("{base}/")).await;
@@ -384,12 +405,37 @@ async fn log_in_see_a_dead_letter_replay_it_and_refuse_forged_posts() {
     let after = browser.screenshot("operator_page.png").await;
     println!("screenshots: {} and {}", before.display(), after.display());
 
+    // Pause and resume the endpoint from the page; the queue's shared state follows.
+    browser.click("#pause-billing").await;
+    assert_eq!(browser.text("#notice").await, "Endpoint updated.");
+    assert!(
+        browser
+            .text("#endpoint-billing")
+            .await
+            .contains("paused until")
+    );
+    let state = sender.queue().endpoint_state("billing").await.unwrap();
+    assert!(
+        state.paused_until.is_some_and(|p| p > sender.now()),
+        "{state:?}"
+    );
+    browser.click("#resume-billing").await;
+    browser
+        .wait_text("#endpoint-billing", |t| t.contains("enabled"))
+        .await;
+    assert_eq!(
+        sender
+            .queue()
+            .endpoint_state("billing")
+            .await
+            .unwrap()
+            .paused_until,
+        None
+    );
+
     // Logging out ends the session on the server.
     browser.click("#logout").await;
-    assert!(
-        browser.find("#token").await.is_some(),
-        "the login form again"
-    );
+    browser.wait_text("#login", |t| t == "Log in").await;
     let res = client
         .post(format!("{base}/dead-letters/{job}/replay"))
         .header("cookie", format!("{SESSION_COOKIE}={session_id}"))

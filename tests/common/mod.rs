@@ -75,6 +75,29 @@ impl Drop for Killed {
     }
 }
 
+/// A child started as the leader of a process group of its own, with everything it starts (chromedriver and
+/// its browser): the whole group is killed (by its id) and the child reaped when dropped, so a failing test
+/// leaves no browser behind.
+pub struct KilledGroup(Child);
+
+impl KilledGroup {
+    /// Spawns `command` in a new process group.
+    pub fn spawn(command: &mut std::process::Command) -> std::io::Result<Self> {
+        use std::os::unix::process::CommandExt as _;
+        command.process_group(0).spawn().map(Self)
+    }
+}
+
+impl Drop for KilledGroup {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
 /// The test output folder, `target/test-output` (created).
 pub fn test_output_dir() -> PathBuf {
     // CARGO_TARGET_TMPDIR is `<target>/tmp`; its parent is the target directory, wherever it lives.

@@ -48,6 +48,10 @@
 //!
 //! Breaker, rate limit and `max_in_flight` are per process: N sender processes on one queue allow up to N×.
 //!
+//! Operations: metric names and histogram buckets in [`metrics`]; with the feature `admin`, `admin::Admin`
+//! builds an axum router with a JSON API (bearer token) and an operator's page over the dead-letter queue and
+//! the endpoints' state.
+//!
 //! # Security
 //! Endpoint URLs that resolve to private, loopback or link-local addresses are refused (at build time for
 //! IP literals, at connect time for names) unless [`SenderBuilder::allow_private_networks`] is set; such a
