@@ -15,13 +15,16 @@
 #    redis-benchmark cannot vary per call.
 # jobs/s = calls/s × jobs each call actually leased (counted in the data after the run).
 # Usage: benches/load/queue_backends.sh [jobs per run] [batch] [client counts, e.g. 1,2,4]
-#        (env: DATABASE_URL, DURATION=10 pgbench seconds)
+#        (env: DATABASE_URL; DURATION=10 pgbench seconds; PG_JIT=off for the pgbench sessions: from a backlog
+#        of roughly 150k jobs the lease's estimated cost passes the default jit_above_cost (100000; 228k at
+#        300k jobs) and every lease then spends ~30 ms in LLVM; PG_JIT=on to measure that)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 jobs=${1:-300000}
 batch=${2:-32}
 clients=${3:-1,2,4}
 duration=${DURATION:-10}
+jit=${PG_JIT:-off}
 db=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 src=crates/hookguard-sender/src/queue
 schema=hg_backends_$$ # not hg_bench_%: queues.sh drops every such schema on exit
@@ -30,6 +33,7 @@ ep=ep
 lease_ms=60000 # SenderBuilder's default lease
 payload=$(printf 'x%.0s' $(seq 1024))
 IFS=, read -r -a counts <<< "$clients"
+row() { printf '%-10s %7s %10s %12s %10s %12s %10s %10s %12s\n' "$@"; }
 
 dir=$(mktemp -d)
 port=
@@ -97,21 +101,22 @@ SQL
 
 pg_rows=()
 pg_run() { # clients
-  local c=$1 out tx tps lat acked left per
+  local c=$1 out tx tps lat acked left per lease_lat conclude_lat
   pg_fill
-  out=$(pgbench -n -M prepared -c "$c" -j $((c < 2 ? c : 2)) -T "$duration" -f "$dir/lease_conclude.sql" \
+  out=$(PGOPTIONS="${PGOPTIONS:-} -c jit=$jit" pgbench -n -r -M prepared -c "$c" -j $((c < 2 ? c : 2)) -T "$duration" -f "$dir/lease_conclude.sql" \
     -D l1="$(now_ms)" -D l3="$batch" -D l4="$lease_ms" -D l5='{}' -D l6="{$ep}" -D l7="{$batch}" \
     -D l8="$batch" -D c1="$(now_ms)" "$db" 2>&1) || { echo "$out" >&2; return 1; }
   tx=$(awk '/number of transactions actually processed/ { print $NF }' <<< "$out")
   tx=${tx%%/*}
   tps=$(awk '/^tps/ { print $3 }' <<< "$out")
   lat=$(awk '/latency average/ { print $4 }' <<< "$out")
+  read -r lease_lat conclude_lat < <(awk '$3 == "WITH" { printf "%s ", $1 } END { print "" }' <<< "$out")
   read -r acked left < <(psql -At -F ' ' "$db" -c \
     "SELECT count(*) FILTER (WHERE state = 'delivered'), count(*) FILTER (WHERE state = 'scheduled') FROM $schema.jobs")
   per=$(awk -v a="$acked" -v t="$tx" 'BEGIN { printf "%.2f", t ? a / t : 0 }')
   [[ $left -gt 0 ]] || echo "warning: PostgreSQL, $c clients: the queue ran dry; raise [jobs]" >&2
-  pg_rows+=("$(printf '%-10s %7s %10s %12s %10s %12s %10s' PostgreSQL "$c" "$tx" "$tps" "$per" \
-    "$(awk -v t="$tps" -v p="$per" 'BEGIN { printf "%.0f", t * p }')" "$lat")")
+  pg_rows+=("$(row PostgreSQL "$c" "$tx" "$tps" "$per" \
+    "$(awk -v t="$tps" -v p="$per" 'BEGIN { printf "%.0f", t * p }')" "$lat" "$lease_lat" "$conclude_lat")")
 }
 
 # --- Redis -------------------------------------------------------------------------------------------------
@@ -161,14 +166,14 @@ redis_run() { # clients
   lat=$(tail -1 <<< "$out" | awk -F'","' '{ print $3 }')
   flight=$(rc zcard "$root:flight")
   per=$(awk -v f="$flight" -v o="$one" -v n="$calls" 'BEGIN { printf "%.2f", (f - o) / n }')
-  redis_rows+=("$(printf '%-10s %7s %10s %12s %10s %12s %10s' Redis "$c" "$calls" "$rps" "$per" \
-    "$(awk -v r="$rps" -v p="$per" 'BEGIN { printf "%.0f", r * p }')" "$lat")")
+  redis_rows+=("$(row Redis "$c" "$calls" "$rps" "$per" \
+    "$(awk -v r="$rps" -v p="$per" 'BEGIN { printf "%.0f", r * p }')" "$lat" "$lat" -)")
 }
 
 echo "$(date -u +%FT%TZ); $(uptime)"
 echo "PostgreSQL $(psql -At "$db" -c 'SHOW server_version') synchronous_commit=$(psql -At "$db" -c 'SHOW synchronous_commit'); Redis $(rc info server | awk -F: '/^redis_version/ { print $2 }' | tr -d '\r') appendfsync $(rc config get appendfsync | tail -1)"
-echo "$jobs scheduled jobs of 1 KiB, one endpoint, batch $batch; PostgreSQL: lease+conclude(ack) per transaction, ${duration}s; Redis: lease only"
+echo "$jobs scheduled jobs of 1 KiB, one endpoint, batch $batch; PostgreSQL: lease+conclude(ack) per transaction, ${duration}s, jit=$jit; Redis: lease only"
 for c in "${counts[@]}"; do pg_run "$c"; done
 for c in "${counts[@]}"; do redis_run "$c"; done
-printf '%-10s %7s %10s %12s %10s %12s %10s\n' backend clients calls calls/s jobs/call jobs/s 'avg ms'
+row backend clients calls calls/s jobs/call jobs/s 'avg ms' 'lease ms' 'conclude ms'
 printf '%s\n' "${pg_rows[@]}" "${redis_rows[@]}"
