@@ -660,3 +660,26 @@ async fn the_queue_and_its_futures_are_send_and_sync() {
     let boxed = hookguard_sender::BoxedQueue::new(queue);
     assert_send(&boxed.stats(Timestamp::EPOCH));
 }
+
+#[tokio::test]
+async fn connected_sessions_time_out_statements_and_never_jit_compile() {
+    let Some(url) = database_url("connected_sessions_time_out_statements_and_never_jit_compile")
+    else {
+        return;
+    };
+    let queue = PostgresQueue::connect(&url).await.unwrap();
+    let (jit, timeout): (String, String) =
+        sqlx::query_as("SELECT current_setting('jit'), current_setting('statement_timeout')")
+            .fetch_one(queue.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        jit, "off",
+        "a large backlog must not make every lease compile"
+    );
+    assert_eq!(timeout, "5s");
+    assert!(matches!(
+        PostgresQueue::connect("not a url").await,
+        Err(hookguard_sender::QueueError::InvalidConfig(_))
+    ));
+}

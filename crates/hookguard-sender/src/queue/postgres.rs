@@ -282,19 +282,22 @@ impl PostgresQueue {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
     /// Connects a pool of up to 16 connections to the database at `url`, whose sessions time statements
-    /// out after the default timeout (5 s).
+    /// out after the default timeout (5 s) and run without JIT compilation: with a backlog of a few hundred
+    /// thousand jobs the planner's cost estimate for the lease passes `jit_above_cost`, and compiling it
+    /// takes ~30 ms against ~1 ms to run it (measured with `benches/load/queue_backends.sh`, `PG_JIT=on`). A
+    /// pool of your own ([`new`](Self::new)) should set `jit=off` the same way.
     ///
     /// # Errors
-    /// [`QueueError::Unavailable`] if the URL is invalid or the server cannot be reached; the error never
-    /// carries the URL's password.
+    /// [`QueueError::InvalidConfig`] if the URL is invalid, [`QueueError::Unavailable`] if the server cannot
+    /// be reached; the error never carries the URL's password.
     pub async fn connect(url: &str) -> Result<Self, QueueError> {
         let options: PgConnectOptions = url
             .parse()
-            .map_err(|_| QueueError::Unavailable("invalid PostgreSQL URL".into()))?;
+            .map_err(|_| QueueError::InvalidConfig("invalid PostgreSQL URL".into()))?;
         let timeout_ms = Self::DEFAULT_TIMEOUT.as_millis().to_string();
         let options = options
             .application_name("hookguard-queue")
-            .options([("statement_timeout", timeout_ms.as_str())]);
+            .options([("statement_timeout", timeout_ms.as_str()), ("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Self::DEFAULT_TIMEOUT)
