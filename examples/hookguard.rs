@@ -10,8 +10,8 @@
 //!                  [--timeout SECS]
 //! hookguard listen --addr A --scheme S --secret K [--secret K2 …]
 //! hookguard dlq list   --admin URL [--token T] [--endpoint E] [--reason R] [--limit N] [--cursor C]
-//! hookguard dlq replay --admin URL [--token T] (--id ID [--id …] | --endpoint E | --all) [--limit N]
-//! hookguard dlq purge  --admin URL [--token T] (--endpoint E | --all) [--limit N]
+//! hookguard dlq replay --admin URL [--token T] (--id ID [--id …] | [--endpoint E] [--reason R] | --all) [--limit N]
+//! hookguard dlq purge  --admin URL [--token T] ([--endpoint E] [--reason R] | --all) [--limit N]
 //! ```
 //!
 //! `sign` prints the headers to attach, one `Name: value` per line. `verify` prints `verified …` and exits 0
@@ -59,8 +59,8 @@ usage: hookguard sign   --scheme S --secret K [--secret K2 …] --body-file F [-
                         [--timeout SECS]
        hookguard listen --addr A --scheme S --secret K [--secret K2 …]
        hookguard dlq list   --admin URL [--token T] [--endpoint E] [--reason R] [--limit N] [--cursor C]
-       hookguard dlq replay --admin URL [--token T] (--id ID [--id …] | --endpoint E | --all) [--limit N]
-       hookguard dlq purge  --admin URL [--token T] (--endpoint E | --all) [--limit N]
+       hookguard dlq replay --admin URL [--token T] (--id ID [--id …] | [--endpoint E] [--reason R] | --all) [--limit N]
+       hookguard dlq purge  --admin URL [--token T] ([--endpoint E] [--reason R] | --all) [--limit N]
 schemes: standard-webhooks, stripe, github, slack, shopify; `--body-file -` reads standard input;
 `dlq` reads the token from HOOKGUARD_ADMIN_TOKEN when --token is not given";
 
@@ -553,8 +553,8 @@ fn dlq(raw: &[String]) -> Result<ExitCode, Usage> {
     let common = ["admin", "token", "limit"];
     let allowed: Vec<&str> = match command.as_str() {
         "list" => [&common[..], &["endpoint", "reason", "cursor"]].concat(),
-        "replay" => [&common[..], &["id", "endpoint", "all"]].concat(),
-        "purge" => [&common[..], &["endpoint", "all"]].concat(),
+        "replay" => [&common[..], &["id", "endpoint", "reason", "all"]].concat(),
+        "purge" => [&common[..], &["endpoint", "reason", "all"]].concat(),
         other => return Err(Usage(format!("unknown `dlq` command `{other}`"))),
     };
     let args = Args::parse(rest, &allowed)?;
@@ -577,20 +577,26 @@ fn dlq(raw: &[String]) -> Result<ExitCode, Usage> {
         _ => {
             let ids = args.all("id");
             let endpoint = args.optional("endpoint")?;
+            let reason = args.optional("reason")?;
             let all = args.has("all");
-            let chosen =
-                usize::from(!ids.is_empty()) + usize::from(endpoint.is_some()) + usize::from(all);
+            let selection = endpoint.is_some() || reason.is_some();
+            let chosen = usize::from(!ids.is_empty()) + usize::from(selection) + usize::from(all);
             if chosen != 1 {
                 return Err(Usage(if command == "replay" {
-                    "`dlq replay` takes one of `--id ID …`, `--endpoint E` or `--all`".into()
+                    "`dlq replay` takes one of `--id ID …`, a selection (`--endpoint E`, `--reason R`) or `--all`"
+                        .into()
                 } else {
-                    "`dlq purge` takes one of `--endpoint E` or `--all`".into()
+                    "`dlq purge` takes one of a selection (`--endpoint E`, `--reason R`) or `--all`"
+                        .into()
                 }));
             }
             let body = if ids.is_empty() {
                 let mut body = serde_json::json!({"limit": limit.unwrap_or(100)});
                 if let Some(e) = endpoint {
                     body["endpoint"] = e.into();
+                }
+                if let Some(r) = reason {
+                    body["reason"] = r.into();
                 }
                 if all && command == "purge" {
                     body["all"] = true.into();

@@ -841,6 +841,20 @@ async fn dlq_list_replay_and_purge_through_the_admin_api() {
         rec.state
     );
 
+    let other_reason = dlq(
+        with(&[
+            "purge",
+            "--token",
+            TOKEN,
+            "--reason",
+            "permanent-status:500",
+        ]),
+        vec![],
+    )
+    .await;
+    let out = stdout(&other_reason);
+    assert_eq!(code(&other_reason), 0, "{out}");
+    assert_eq!(out.trim(), "purged 0", "the 404 is not selected by a 500");
     let purged = dlq(with(&["purge", "--token", TOKEN, "--all"]), vec![]).await;
     let out = stdout(&purged);
     assert_eq!(code(&purged), 0, "{out}");

@@ -338,7 +338,12 @@ async fn log_in_see_a_dead_letter_replay_it_and_refuse_forged_posts() {
     assert!(row.contains("permanent-status:404"), "{row}");
     assert!(row.contains("HTTP 404 — no <such> hook"), "{row}");
     assert!(browser.find("such").await.is_none(), "no element injected");
-    assert!(browser.text("#endpoint-billing").await.contains("closed"));
+    let endpoint_row = browser.text("#endpoint-billing").await;
+    assert!(endpoint_row.contains("closed"), "{endpoint_row}");
+    assert!(
+        endpoint_row.contains("0 / 0 / 0 / 1"),
+        "the endpoint's own depth (due / later / in flight / dead): {endpoint_row}"
+    );
     let before = browser.screenshot("operator_page_dead_letter.png").await;
 
     // A forged cross-site post (another origin; the browser sends the cookie, Origin says where it came from).

@@ -113,6 +113,12 @@ impl Queue for Counting {
     async fn stats(&self, now: Timestamp) -> Result<QueueStats, QueueError> {
         self.inner.stats(now).await
     }
+    async fn endpoint_stats(
+        &self,
+        now: Timestamp,
+    ) -> Result<Vec<(String, QueueStats)>, QueueError> {
+        self.inner.endpoint_stats(now).await
+    }
     async fn endpoint_state(&self, id: &str) -> Result<EndpointState, QueueError> {
         self.inner.endpoint_state(id).await
     }

@@ -25,8 +25,8 @@ use bytes::Bytes;
 
 use crate::{
     Attempt, AttemptErrorKind, AttemptResult, DeadLetterFilter, DeadLetterReason, EndpointState,
-    JobId, JobState, LeaseHandle, LeaseOptions, Leased, NewJob, Page, Queue, QueueError, Timestamp,
-    Transition,
+    JobId, JobState, LeaseHandle, LeaseOptions, Leased, NewJob, Page, Queue, QueueError,
+    QueueStats, Timestamp, Transition,
 };
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -168,6 +168,7 @@ where
     dead_letters_list_filter_and_page(&make().await).await;
     pagination_edges(&make().await).await;
     replay_and_purge(&make().await).await;
+    replay_and_purge_by_reason(&make().await).await;
     replay_refuses_a_disabled_endpoint(&make().await).await;
     stats_count_each_state(&make().await).await;
     endpoint_state(&make().await).await;
@@ -936,12 +937,46 @@ pub async fn dead_letters_list_filter_and_page<Q: Queue>(q: &Q) {
         endpoint_id: None,
         since: Some(now + S),
         before: Some(now + S * 3),
+        reason: None,
     };
     let w = q.dead_letters(&window, Page::first(10)).await.unwrap();
     assert_eq!(
         w.items.iter().map(|r| r.job.id).collect::<Vec<_>>(),
         vec![b1, a2],
         "since inclusive, before exclusive"
+    );
+    let by_reason = |endpoint_id: Option<&str>, reason| DeadLetterFilter {
+        endpoint_id: endpoint_id.map(str::to_owned),
+        reason: Some(reason),
+        ..DeadLetterFilter::default()
+    };
+    let listed = async |filter: DeadLetterFilter, limit| {
+        let page = q.dead_letters(&filter, Page::first(limit)).await.unwrap();
+        (
+            page.items.iter().map(|r| r.job.id).collect::<Vec<_>>(),
+            page.next.is_some(),
+        )
+    };
+    assert_eq!(
+        listed(by_reason(None, DeadLetterReason::PermanentStatus(404)), 10).await,
+        (vec![a1], false),
+        "a reason selects its own dead letters"
+    );
+    assert_eq!(
+        listed(by_reason(None, DeadLetterReason::PermanentStatus(500)), 10).await,
+        (vec![], false),
+        "another status is another reason"
+    );
+    assert_eq!(
+        listed(by_reason(Some("ep_b"), DeadLetterReason::BlockedTarget), 10).await,
+        (vec![], false),
+        "endpoint and reason both apply"
+    );
+    let blocked = by_reason(Some("ep_a"), DeadLetterReason::BlockedTarget);
+    assert_eq!(
+        listed(blocked, 1).await,
+        (vec![a3], false),
+        "a page of one skips the non-matching older ones and is the last"
     );
 }
 
@@ -1046,6 +1081,7 @@ pub async fn replay_and_purge<Q: Queue>(q: &Q) {
         endpoint_id: Some("ep_b".into()),
         since: Some(now + S * 3),
         before: None,
+        reason: None,
     };
     assert_eq!(q.replay_all(&b_window, later, 1).await.unwrap(), (1, true));
     assert_eq!(q.replay_all(&b_window, later, 5).await.unwrap(), (1, false));
@@ -1067,6 +1103,7 @@ pub async fn replay_and_purge<Q: Queue>(q: &Q) {
         endpoint_id: None,
         since: None,
         before: Some(now + S * 2),
+        reason: None,
     };
     assert_eq!(q.purge(&before, 0).await.unwrap(), (0, true), "limit 0");
     assert_eq!(q.purge(&before, 10).await.unwrap(), (1, false), "only a2");
@@ -1081,6 +1118,51 @@ pub async fn replay_and_purge<Q: Queue>(q: &Q) {
         "purge leaves live jobs alone"
     );
     assert_eq!(q.stats(later).await.unwrap().dead, 0);
+}
+
+/// Bulk replay and purge select by reason, leaving other reasons' dead letters as they are.
+pub async fn replay_and_purge_by_reason<Q: Queue>(q: &Q) {
+    let now = t0();
+    let gone = kill(q, "ep", "1", now, DeadLetterReason::PermanentStatus(404)).await;
+    let spent = kill(q, "ep", "2", now + S, DeadLetterReason::AttemptsExhausted).await;
+    let gone2 = kill(
+        q,
+        "ep",
+        "3",
+        now + S * 2,
+        DeadLetterReason::PermanentStatus(404),
+    )
+    .await;
+    let blocked = kill(q, "ep", "4", now + S * 3, DeadLetterReason::BlockedTarget).await;
+    let only = |reason| DeadLetterFilter {
+        reason: Some(reason),
+        ..DeadLetterFilter::default()
+    };
+    let later = now + S * 10;
+    assert_eq!(
+        q.replay_all(&only(DeadLetterReason::AttemptsExhausted), later, 10)
+            .await
+            .unwrap(),
+        (1, false)
+    );
+    assert!(matches!(
+        q.get(spent).await.unwrap().unwrap().state,
+        JobState::Scheduled { .. }
+    ));
+    let not_found = only(DeadLetterReason::PermanentStatus(404));
+    assert_eq!(q.purge(&not_found, 1).await.unwrap(), (1, true), "bounded");
+    assert_eq!(q.purge(&not_found, 10).await.unwrap(), (1, false));
+    assert_eq!(q.get(gone).await.unwrap(), None);
+    assert_eq!(q.get(gone2).await.unwrap(), None);
+    let left = q
+        .dead_letters(&DeadLetterFilter::all(), Page::first(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        left.items.iter().map(|r| r.job.id).collect::<Vec<_>>(),
+        vec![blocked],
+        "other reasons untouched"
+    );
 }
 
 /// Replaying a disabled endpoint's dead letters says so instead of dead-lettering them again.
@@ -1138,6 +1220,31 @@ pub async fn stats_count_each_state<Q: Queue>(q: &Q) {
     );
     let stats = q.stats(now + S * 10).await.unwrap();
     assert_eq!((stats.due, stats.scheduled), (2, 0), "due depends on now");
+
+    let delivered = q.enqueue(job("ep3", "done", now)).await.unwrap();
+    let per = |due, scheduled, in_flight, dead| QueueStats {
+        due,
+        scheduled,
+        in_flight,
+        dead,
+    };
+    let l = lease(q, now, 10).await;
+    for leased in l.iter().filter(|l| l.handle.id == delivered) {
+        ack(q, leased, now).await;
+    }
+    assert_eq!(
+        q.endpoint_stats(now).await.unwrap(),
+        vec![
+            ("ep".to_owned(), per(0, 0, 2, 1)),
+            ("ep2".to_owned(), per(0, 1, 0, 0)),
+        ],
+        "per endpoint, in id order; an endpoint with only delivered jobs is left out"
+    );
+    assert_eq!(
+        q.endpoint_stats(now + S * 10).await.unwrap()[1],
+        ("ep2".to_owned(), per(1, 0, 0, 0)),
+        "due depends on now"
+    );
 }
 
 /// Endpoints are enabled and unpaused until set otherwise; the state is stored whole.

@@ -389,7 +389,7 @@ async fn bad_input_is_a_400_problem_never_a_panic() {
         ("/api/dead-letters/purge", json!({"limit": 5})),
         (
             "/api/dead-letters/purge",
-            json!({"reason": "expired", "all": true, "limit": 5}),
+            json!({"reason": "bored", "endpoint": "ep", "limit": 5}),
         ),
         (
             "/api/dead-letters/purge",
@@ -454,6 +454,24 @@ async fn endpoints_pause_resume_disable_enable_and_replay_many() {
     assert_eq!(eps[0]["enabled"], true);
     assert_eq!(eps[0]["breaker"]["state"], "closed");
     assert_eq!(eps[0]["in_flight"], 0);
+    assert_eq!(
+        eps[0]["queue"],
+        json!({"due": 0, "scheduled": 0, "in_flight": 0, "dead": 2}),
+        "each endpoint's own depth"
+    );
+    assert_eq!(
+        eps[1]["queue"],
+        json!({"due": 0, "scheduled": 0, "in_flight": 0, "dead": 0})
+    );
+    sender
+        .send("other", Event::new("t", "{}").with_id("evt_waiting"))
+        .await
+        .unwrap();
+    let (_, list) = api.get("/api/endpoints").await;
+    assert_eq!(list["endpoints"][1]["id"], "other");
+    assert_eq!(list["endpoints"][1]["queue"]["due"], 1, "{list}");
+    assert_eq!(list["endpoints"][0]["queue"]["due"], 0, "{list}");
+    assert_eq!(list["queue"]["due"], 1, "{list}");
 
     let (status, ep) = api
         .post("/api/endpoints/ep/pause", json!({"seconds": 60}))
@@ -522,7 +540,11 @@ async fn endpoints_pause_resume_disable_enable_and_replay_many() {
         (&json!(1), &json!(false)),
         "{body}"
     );
-    assert_eq!(sender.process_due(10).await.unwrap(), 2);
+    assert_eq!(
+        sender.process_due(10).await.unwrap(),
+        3,
+        "the two replayed and `evt_waiting`"
+    );
     for id in &ids {
         assert!(matches!(
             record(&sender, *id).await.state,
@@ -551,6 +573,53 @@ async fn purge_is_bounded_and_needs_a_selection() {
         .await;
     assert_eq!((&body["count"], &body["more"]), (&json!(1), &json!(false)));
     assert_eq!(sender.queue().stats(sender.now()).await.unwrap().dead, 0);
+}
+
+#[tokio::test]
+async fn replay_and_purge_select_by_reason_in_the_queue() {
+    let clock = test_clock();
+    // ep: 404, 422, 404, then 200 for the replayed one.
+    let rx = Receiver::start(&clock, [404, 422, 404, 200].map(Reply::status)).await;
+    let (sender, ids) = with_dead_letters(&clock, &rx, 3).await;
+    let api = Api::serve(Admin::new(&sender, AdminToken::new(TOKEN).unwrap())).await;
+    let (status, body) = api
+        .post(
+            "/api/dead-letters/replay",
+            json!({"reason": "permanent-status:422", "limit": 10}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((&body["count"], &body["more"]), (&json!(1), &json!(false)));
+    sender.process_due(1).await.unwrap();
+    assert!(matches!(
+        record(&sender, ids[1]).await.state,
+        JobState::Delivered { .. }
+    ));
+    let (status, body) = api
+        .post(
+            "/api/dead-letters/purge",
+            json!({"reason": "permanent-status:404", "limit": 1}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((&body["count"], &body["more"]), (&json!(1), &json!(true)));
+    let (_, body) = api
+        .post(
+            "/api/dead-letters/purge",
+            json!({"reason": "permanent-status:404", "limit": 10}),
+        )
+        .await;
+    assert_eq!((&body["count"], &body["more"]), (&json!(1), &json!(false)));
+    for id in [ids[0], ids[2]] {
+        assert!(
+            sender.queue().get(id).await.unwrap().is_none(),
+            "{id} purged"
+        );
+    }
+    assert!(
+        sender.queue().get(ids[1]).await.unwrap().is_some(),
+        "the delivered one is not a dead letter"
+    );
 }
 
 #[tokio::test]

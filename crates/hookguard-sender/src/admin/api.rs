@@ -1,6 +1,6 @@
 //! The JSON API: bearer-token authentication and the handlers.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,10 +17,10 @@ use super::backend::Change;
 use super::problem::Problem;
 use super::view::{
     BulkView, DeadLetterPageView, DeadLetterView, EndpointView, EndpointsView, FailedView, JobView,
-    MAX_BULK_LIMIT, MAX_PAGE_LIMIT, Selection, check_endpoint_id, cursor_of, format_cursor,
-    parse_cursor, parse_job_id, parse_limit, parse_time,
+    MAX_BULK_LIMIT, MAX_PAGE_LIMIT, check_endpoint_id, format_cursor, parse_cursor, parse_filter,
+    parse_job_id, parse_limit, parse_time,
 };
-use crate::queue::{Cursor, JobRecord, JobState, Page};
+use crate::queue::{Cursor, DeadLetterFilter, EndpointState, JobState, Page, QueueStats};
 
 type Shared = State<Arc<Inner>>;
 type ApiResult = Result<Response, Problem>;
@@ -41,55 +41,6 @@ pub(crate) async fn require_bearer(State(inner): Shared, request: Request, next:
     }
 }
 
-/// The dead letters matching `selection` after `after`, at most `limit`, and where to continue.
-///
-/// Without a reason this is one queue call. A reason is applied here (the queue's filter has none): pages are
-/// scanned until `limit` match or a bounded number of items was read, and the cursor says where the scan
-/// stopped, so a caller always makes progress.
-pub(crate) async fn select(
-    inner: &Inner,
-    selection: &Selection,
-    limit: usize,
-    mut after: Option<Cursor>,
-) -> Result<(Vec<JobRecord>, Option<Cursor>), Problem> {
-    const SCAN_PAGE: usize = 200;
-    const SCAN_PAGES: usize = 10;
-    if selection.reason.is_none() {
-        let page = inner
-            .backend
-            .dead_letters(&selection.filter, Page { limit, after })
-            .await?;
-        return Ok((page.items, page.next));
-    }
-    let mut items = Vec::new();
-    for _ in 0..SCAN_PAGES {
-        let page = inner
-            .backend
-            .dead_letters(
-                &selection.filter,
-                Page {
-                    limit: SCAN_PAGE,
-                    after,
-                },
-            )
-            .await?;
-        for record in page.items {
-            after = cursor_of(&record);
-            if selection.matches(&record) {
-                items.push(record);
-                if items.len() == limit {
-                    return Ok((items, after));
-                }
-            }
-        }
-        if page.next.is_none() {
-            return Ok((items, None));
-        }
-        after = page.next;
-    }
-    Ok((items, after))
-}
-
 /// `GET /api/endpoints`
 pub(crate) async fn endpoints(State(inner): Shared) -> ApiResult {
     Ok(Json(endpoints_view(&inner).await?).into_response())
@@ -98,22 +49,34 @@ pub(crate) async fn endpoints(State(inner): Shared) -> ApiResult {
 pub(crate) async fn endpoints_view(inner: &Inner) -> Result<EndpointsView, Problem> {
     let backend = &inner.backend;
     let stats = backend.stats().await?;
-    let mut stored = backend.endpoint_states().await?;
+    let mut depth: HashMap<String, QueueStats> =
+        backend.endpoint_stats().await?.into_iter().collect();
+    let mut stored: HashMap<String, EndpointState> =
+        backend.endpoint_states().await?.into_iter().collect();
     let now = backend.now();
     let configured = backend.configured();
     let mut endpoints = Vec::with_capacity(configured.len() + stored.len());
     for id in &configured {
-        let state = stored
-            .iter()
-            .position(|(s, _)| s == id)
-            .map(|i| stored.swap_remove(i).1)
-            .unwrap_or_default();
+        let state = stored.remove(id).unwrap_or_default();
+        let queue = depth.remove(id).unwrap_or_default();
         let live = backend.live(id);
-        endpoints.push(EndpointView::new(id.clone(), true, &state, live, now));
+        endpoints.push(EndpointView::new(
+            id.clone(),
+            true,
+            &state,
+            live,
+            queue,
+            now,
+        ));
     }
-    stored.sort_by(|a, b| a.0.cmp(&b.0));
-    for (id, state) in stored {
-        endpoints.push(EndpointView::new(id, false, &state, None, now));
+    // Then the endpoints this process does not send to: with a stored state, or with jobs in the queue.
+    let mut others: Vec<String> = stored.keys().chain(depth.keys()).cloned().collect();
+    others.sort();
+    others.dedup();
+    for id in others {
+        let state = stored.remove(&id).unwrap_or_default();
+        let queue = depth.remove(&id).unwrap_or_default();
+        endpoints.push(EndpointView::new(id, false, &state, None, queue, now));
     }
     Ok(EndpointsView {
         queue: stats.into(),
@@ -133,8 +96,8 @@ pub(crate) struct ListQuery {
 }
 
 impl ListQuery {
-    pub(crate) fn parse(&self) -> Result<(Selection, usize, Option<Cursor>), Problem> {
-        let selection = Selection::parse(
+    pub(crate) fn parse(&self) -> Result<(DeadLetterFilter, usize, Option<Cursor>), Problem> {
+        let filter = parse_filter(
             self.endpoint.as_deref(),
             self.reason.as_deref(),
             self.since.as_deref(),
@@ -142,7 +105,7 @@ impl ListQuery {
         )?;
         let limit = parse_limit(self.limit.as_deref(), 50, MAX_PAGE_LIMIT)?;
         let cursor = self.cursor.as_deref().map(parse_cursor).transpose()?;
-        Ok((selection, limit, cursor))
+        Ok((filter, limit, cursor))
     }
 }
 
@@ -152,11 +115,14 @@ pub(crate) async fn dead_letters(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
     let Query(query) = query.map_err(|e| Problem::bad_request(e.body_text()))?;
-    let (selection, limit, cursor) = query.parse()?;
-    let (items, next) = select(&inner, &selection, limit, cursor).await?;
+    let (filter, limit, after) = query.parse()?;
+    let page = inner
+        .backend
+        .dead_letters(&filter, Page { limit, after })
+        .await?;
     Ok(Json(DeadLetterPageView {
-        items: items.iter().map(DeadLetterView::from).collect(),
-        next: next.map(format_cursor),
+        items: page.items.iter().map(DeadLetterView::from).collect(),
+        next: page.next.map(format_cursor),
     })
     .into_response())
 }
@@ -223,8 +189,8 @@ fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> Result<
 }
 
 impl BulkBody {
-    fn selection(&self) -> Result<(Selection, usize), Problem> {
-        let selection = Selection::parse(
+    fn selection(&self) -> Result<(DeadLetterFilter, usize), Problem> {
+        let filter = parse_filter(
             self.endpoint.as_deref(),
             self.reason.as_deref(),
             self.since.as_deref(),
@@ -238,7 +204,7 @@ impl BulkBody {
                 )));
             }
         };
-        Ok((selection, limit))
+        Ok((filter, limit))
     }
 }
 
@@ -294,23 +260,8 @@ pub(crate) async fn replay_many(State(inner): Shared, body: Bytes) -> ApiResult 
         })
         .into_response());
     }
-    let (selection, limit) = body.selection()?;
-    let (count, more) = if selection.reason.is_none() {
-        inner.backend.replay_all(&selection.filter, limit).await?
-    } else {
-        // The reason is applied here; each match is replayed on its own.
-        let (items, next) = select(&inner, &selection, limit, None).await?;
-        let mut count = 0;
-        for record in &items {
-            match inner.backend.replay(record.job.id).await {
-                Ok(()) => count += 1,
-                // Disabled endpoints' dead letters are skipped, as `replay_all` does.
-                Err(crate::QueueError::EndpointDisabled(_) | crate::QueueError::NotFound(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        (count, next.is_some())
-    };
+    let (filter, limit) = body.selection()?;
+    let (count, more) = inner.backend.replay_all(&filter, limit).await?;
     tracing::info!(count, more, "admin: dead letters replayed");
     Ok(Json(BulkView {
         count,
@@ -320,28 +271,23 @@ pub(crate) async fn replay_many(State(inner): Shared, body: Bytes) -> ApiResult 
     .into_response())
 }
 
-/// `POST /api/dead-letters/purge` with `{"endpoint", "since", "before", "limit"}` (or `"all": true`).
+/// `POST /api/dead-letters/purge` with `{"endpoint", "reason", "since", "before", "limit"}` (or `"all": true`).
 pub(crate) async fn purge(State(inner): Shared, body: Bytes) -> ApiResult {
     let body: BulkBody = parse_body(&body)?;
     if body.ids.is_some() {
         return Err(Problem::bad_request(
-            "purge takes a selection (`endpoint`, `since`, `before`, `limit`), not `ids`",
+            "purge takes a selection (`endpoint`, `reason`, `since`, `before`, `limit`), not `ids`",
         ));
     }
-    let (selection, limit) = body.selection()?;
-    if selection.reason.is_some() {
+    let (filter, limit) = body.selection()?;
+    let f = &filter;
+    if *f == DeadLetterFilter::all() && !body.all {
         return Err(Problem::bad_request(
-            "purge cannot select by `reason` (the queue deletes by endpoint and time only)",
-        ));
-    }
-    let f = &selection.filter;
-    if f.endpoint_id.is_none() && f.since.is_none() && f.before.is_none() && !body.all {
-        return Err(Problem::bad_request(
-            "purging every dead letter needs `\"all\": true` (or narrow it with `endpoint`, `since` or `before`)",
+            "purging every dead letter needs `\"all\": true` (or narrow it with `endpoint`, `reason`, `since` or `before`)",
         ));
     }
     let (count, more) = inner.backend.purge(f, limit).await?;
-    tracing::info!(count, more, endpoint = ?f.endpoint_id, "admin: dead letters purged");
+    tracing::info!(count, more, endpoint = ?f.endpoint_id, reason = ?f.reason, "admin: dead letters purged");
     Ok(Json(BulkView {
         count,
         more,

@@ -73,6 +73,7 @@ pub(crate) trait Backend: Send + Sync + 'static {
     ) -> BoxFuture<'a, Progress>;
     fn purge<'a>(&'a self, filter: &'a DeadLetterFilter, limit: usize) -> BoxFuture<'a, Progress>;
     fn stats(&self) -> BoxFuture<'_, QueueStats>;
+    fn endpoint_stats(&self) -> BoxFuture<'_, Vec<(String, QueueStats)>>;
     fn endpoint_states(&self) -> BoxFuture<'_, Vec<(String, EndpointState)>>;
     fn change<'a>(&'a self, endpoint_id: &'a str, change: Change) -> BoxFuture<'a, ()>;
 }
@@ -114,6 +115,9 @@ macro_rules! queue_calls {
         }
         fn stats(&self) -> BoxFuture<'_, QueueStats> {
             Box::pin(Queue::stats(self.$queue(), Backend::now(self)))
+        }
+        fn endpoint_stats(&self) -> BoxFuture<'_, Vec<(String, QueueStats)>> {
+            Box::pin(Queue::endpoint_stats(self.$queue(), Backend::now(self)))
         }
         fn endpoint_states(&self) -> BoxFuture<'_, Vec<(String, EndpointState)>> {
             Box::pin(Queue::endpoint_states(self.$queue()))

@@ -4,7 +4,7 @@
 //! ```text
 //! JSON API (Authorization: Bearer <token>)
 //!   GET  {base}/api/endpoints                         endpoints: shared state, breaker and in-flight (this
-//!                                                     process), and the queue's depth
+//!                                                     process), each one's queue depth, and the whole queue's
 //!   POST {base}/api/endpoints/{id}/pause              {"seconds": 3600} or {"until": "2026-12-02T03:00:00Z"}
 //!   POST {base}/api/endpoints/{id}/resume|enable
 //!   POST {base}/api/endpoints/{id}/disable            {"reason": "..."} (optional)
@@ -14,7 +14,7 @@
 //!   POST {base}/api/dead-letters/{id}/replay
 //!   POST {base}/api/dead-letters/replay               {"ids": ["job_1"]} or {"endpoint", "reason", "since",
 //!                                                     "before", "limit"} → {"count", "more"}
-//!   POST {base}/api/dead-letters/purge                {"endpoint", "since", "before", "limit"} or
+//!   POST {base}/api/dead-letters/purge                {"endpoint", "reason", "since", "before", "limit"} or
 //!                                                     {"all": true, "limit"} → {"count", "more"}
 //! Operator's page (a cookie session)
 //!   GET  {base}/                                      the page (or its login form)

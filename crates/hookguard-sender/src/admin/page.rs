@@ -11,11 +11,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::Inner;
-use super::api::{ListQuery, change_for, check_known, endpoints_view, select};
+use super::api::{ListQuery, change_for, check_known, endpoints_view};
 use super::problem::Problem;
 use super::session::{Current, same_origin, set_cookie};
 use super::view::{EndpointView, EndpointsView, dead_reason, format_cursor, parse_job_id, rfc3339};
-use crate::queue::{AttemptResult, JobRecord, JobState};
+use crate::queue::{AttemptResult, DeadLetterPage, JobRecord, JobState, Page};
 
 type Shared = State<Arc<Inner>>;
 
@@ -239,8 +239,11 @@ async fn render_dashboard(
 ) -> Result<String, Problem> {
     let base = esc(&inner.base);
     let EndpointsView { queue, endpoints } = endpoints_view(inner).await?;
-    let (selection, limit, cursor) = query.list.parse()?;
-    let (dead, next) = select(inner, &selection, limit, cursor).await?;
+    let (filter, limit, after) = query.list.parse()?;
+    let DeadLetterPage { items: dead, next } = inner
+        .backend
+        .dead_letters(&filter, Page { limit, after })
+        .await?;
     let mut b = String::with_capacity(8 * 1024);
     let _ = write!(
         b,
@@ -253,21 +256,17 @@ async fn render_dashboard(
     } else if let Some(n) = notice(query.done.as_deref()) {
         let _ = write!(b, "<p class=\"notice\" id=\"notice\">{}</p>", esc(n));
     }
-    let q = serde_json::to_value(&queue).unwrap_or_default();
-    let count = |k: &str| q.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
     let _ = write!(
         b,
         "<h2>Queue</h2><table id=\"queue\"><tr><th>due</th><th>scheduled</th><th>in flight</th>\
          <th>dead letters</th></tr><tr><td id=\"due-count\">{}</td><td id=\"scheduled-count\">{}</td>\
          <td id=\"in-flight-count\">{}</td><td id=\"dead-count\">{}</td></tr></table>",
-        count("due"),
-        count("scheduled"),
-        count("in_flight"),
-        count("dead"),
+        queue.due, queue.scheduled, queue.in_flight, queue.dead,
     );
     b.push_str(
         "<h2>Endpoints</h2><table id=\"endpoints\"><tr><th>endpoint</th><th>state</th>\
-         <th>breaker (this process)</th><th>in flight (this process)</th><th></th></tr>",
+         <th>breaker (this process)</th><th>in flight (this process)</th>\
+         <th>queue: due / later / in flight / dead</th><th></th></tr>",
     );
     for e in &endpoints {
         let in_flight = e.in_flight.map_or_else(
@@ -277,23 +276,34 @@ async fn render_dashboard(
         let _ = write!(
             b,
             "<tr id=\"endpoint-{eid}\"><td><code>{eid}</code></td><td>{}</td><td>{}</td><td>{in_flight}</td>\
-             <td>{}</td></tr>",
+             <td class=\"depth\">{} / {} / {} / {}</td><td>{}</td></tr>",
             state_cell(e),
             breaker_cell(e),
+            e.queue.due,
+            e.queue.scheduled,
+            e.queue.in_flight,
+            e.queue.dead,
             endpoint_actions(inner, session, e),
             eid = esc(&e.id),
         );
     }
     if endpoints.is_empty() {
-        b.push_str("<tr><td colspan=\"5\" class=\"muted\">no endpoints</td></tr>");
+        b.push_str("<tr><td colspan=\"6\" class=\"muted\">no endpoints</td></tr>");
     }
     b.push_str("</table>");
     let _ = write!(b, "<h2>Dead letters</h2>");
-    if let Some(ep) = &selection.filter.endpoint_id {
+    if let Some(ep) = &filter.endpoint_id {
         let _ = write!(
             b,
             "<p>Endpoint <code>{}</code> only. <a href=\"{base}/\">All</a></p>",
             esc(ep)
+        );
+    }
+    if let Some(reason) = &filter.reason {
+        let _ = write!(
+            b,
+            "<p>Reason <code>{}</code> only. <a href=\"{base}/\">All</a></p>",
+            esc(&reason.to_string())
         );
     }
     b.push_str(
@@ -331,8 +341,11 @@ async fn render_dashboard(
     b.push_str("</table>");
     if let Some(next) = next {
         let mut href = format!("{base}/?cursor={}", enc(&format_cursor(next)));
-        if let Some(ep) = &selection.filter.endpoint_id {
+        if let Some(ep) = &filter.endpoint_id {
             let _ = write!(href, "&amp;endpoint={}", esc(&enc(ep)));
+        }
+        if let Some(reason) = &filter.reason {
+            let _ = write!(href, "&amp;reason={}", esc(&enc(&reason.to_string())));
         }
         let _ = write!(b, "<p><a id=\"next\" href=\"{href}\">Next page</a></p>");
     }

@@ -106,37 +106,22 @@ pub(crate) fn parse_limit(
     }
 }
 
-/// A dead-letter selection: the queue's filter, plus a reason (applied here: the queue's filter has none).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Selection {
-    pub(crate) filter: DeadLetterFilter,
-    pub(crate) reason: Option<DeadLetterReason>,
-}
-
-impl Selection {
-    pub(crate) fn parse(
-        endpoint: Option<&str>,
-        reason: Option<&str>,
-        since: Option<&str>,
-        before: Option<&str>,
-    ) -> Result<Self, Problem> {
-        if let Some(e) = endpoint {
-            check_endpoint_id(e)?;
-        }
-        let filter = DeadLetterFilter {
-            endpoint_id: endpoint.map(str::to_owned),
-            since: since.map(|v| parse_time("since", v)).transpose()?,
-            before: before.map(|v| parse_time("before", v)).transpose()?,
-        };
-        Ok(Self {
-            filter,
-            reason: reason.map(parse_reason).transpose()?,
-        })
+/// The dead-letter filter a listing, replay or purge request gives.
+pub(crate) fn parse_filter(
+    endpoint: Option<&str>,
+    reason: Option<&str>,
+    since: Option<&str>,
+    before: Option<&str>,
+) -> Result<DeadLetterFilter, Problem> {
+    if let Some(e) = endpoint {
+        check_endpoint_id(e)?;
     }
-
-    pub(crate) fn matches(&self, record: &JobRecord) -> bool {
-        self.reason.is_none_or(|r| dead_reason(record) == Some(r))
-    }
+    Ok(DeadLetterFilter {
+        endpoint_id: endpoint.map(str::to_owned),
+        since: since.map(|v| parse_time("since", v)).transpose()?,
+        before: before.map(|v| parse_time("before", v)).transpose()?,
+        reason: reason.map(parse_reason).transpose()?,
+    })
 }
 
 pub(crate) fn dead_reason(record: &JobRecord) -> Option<DeadLetterReason> {
@@ -146,23 +131,13 @@ pub(crate) fn dead_reason(record: &JobRecord) -> Option<DeadLetterReason> {
     }
 }
 
-pub(crate) fn cursor_of(record: &JobRecord) -> Option<Cursor> {
-    match record.state {
-        JobState::Dead { at, .. } => Some(Cursor {
-            dead_at: at,
-            id: record.job.id,
-        }),
-        _ => None,
-    }
-}
-
 /// Job counts.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct StatsView {
-    due: u64,
-    scheduled: u64,
-    in_flight: u64,
-    dead: u64,
+    pub(crate) due: u64,
+    pub(crate) scheduled: u64,
+    pub(crate) in_flight: u64,
+    pub(crate) dead: u64,
 }
 
 impl From<QueueStats> for StatsView {
@@ -230,6 +205,8 @@ pub(crate) struct EndpointView {
     pub(crate) breaker: Option<BreakerView>,
     /// Jobs of this endpoint this process has in flight (`null` without a sender here).
     pub(crate) in_flight: Option<usize>,
+    /// This endpoint's jobs in the queue, across every process.
+    pub(crate) queue: StatsView,
 }
 
 impl EndpointView {
@@ -238,6 +215,7 @@ impl EndpointView {
         configured: bool,
         state: &EndpointState,
         live: Option<Live>,
+        queue: QueueStats,
         now: Timestamp,
     ) -> Self {
         Self {
@@ -250,6 +228,7 @@ impl EndpointView {
             changed_at: state.changed_at.map(rfc3339),
             breaker: live.map(|l| l.breaker.into()),
             in_flight: live.map(|l| l.in_flight),
+            queue: queue.into(),
         }
     }
 }

@@ -64,6 +64,7 @@ trait DynQueue: Send + Sync + 'static {
     ) -> BoxFuture<'a, Progress>;
     fn purge<'a>(&'a self, filter: &'a DeadLetterFilter, limit: usize) -> BoxFuture<'a, Progress>;
     fn stats(&self, now: Timestamp) -> BoxFuture<'_, QueueStats>;
+    fn endpoint_stats(&self, now: Timestamp) -> BoxFuture<'_, Vec<(String, QueueStats)>>;
     fn endpoint_state<'a>(&'a self, endpoint_id: &'a str) -> BoxFuture<'a, EndpointState>;
     fn endpoint_states(&self) -> BoxFuture<'_, Vec<(String, EndpointState)>>;
     fn set_endpoint_state<'a>(
@@ -148,6 +149,9 @@ impl<Q: Queue> DynQueue for Q {
     }
     fn stats(&self, now: Timestamp) -> BoxFuture<'_, QueueStats> {
         Box::pin(Queue::stats(self, now))
+    }
+    fn endpoint_stats(&self, now: Timestamp) -> BoxFuture<'_, Vec<(String, QueueStats)>> {
+        Box::pin(Queue::endpoint_stats(self, now))
     }
     fn endpoint_state<'a>(&'a self, endpoint_id: &'a str) -> BoxFuture<'a, EndpointState> {
         Box::pin(Queue::endpoint_state(self, endpoint_id))
@@ -264,6 +268,12 @@ impl Queue for BoxedQueue {
     }
     async fn stats(&self, now: Timestamp) -> Result<QueueStats, QueueError> {
         self.0.stats(now).await
+    }
+    async fn endpoint_stats(
+        &self,
+        now: Timestamp,
+    ) -> Result<Vec<(String, QueueStats)>, QueueError> {
+        self.0.endpoint_stats(now).await
     }
     async fn endpoint_state(&self, endpoint_id: &str) -> Result<EndpointState, QueueError> {
         self.0.endpoint_state(endpoint_id).await

@@ -1,6 +1,6 @@
 //! [`MemoryQueue`]: the default queue, in process memory.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -71,6 +71,16 @@ struct Entry {
     /// Consecutive lapsed leases since the last recorded attempt.
     lapses: u32,
     attempts: Vec<Attempt>,
+}
+
+impl Entry {
+    /// Whether this job, dead-lettered at `at`, is one `filter` selects.
+    fn dead_matches(&self, filter: &DeadLetterFilter, at: Timestamp) -> bool {
+        match self.state {
+            JobState::Dead { reason, .. } => filter.matches(&self.job.endpoint_id, at, reason),
+            _ => false,
+        }
+    }
 }
 
 impl Default for MemoryQueue {
@@ -284,7 +294,7 @@ impl Inner {
             let Some(e) = self.jobs.get(&id) else {
                 continue;
             };
-            if !filter.matches(&e.job.endpoint_id, at) || skip(e) {
+            if !e.dead_matches(filter, at) || skip(e) {
                 continue;
             }
             if out.len() == limit {
@@ -588,7 +598,7 @@ impl Queue for MemoryQueue {
             let Some(e) = inner.jobs.get(&id) else {
                 continue;
             };
-            if !filter.matches(&e.job.endpoint_id, at) {
+            if !e.dead_matches(filter, at) {
                 continue;
             }
             if items.len() == page.limit {
@@ -665,6 +675,35 @@ impl Queue for MemoryQueue {
             stats.scheduled += (set.len() - due) as u64;
         }
         Ok(stats)
+    }
+
+    async fn endpoint_stats(
+        &self,
+        now: Timestamp,
+    ) -> Result<Vec<(String, QueueStats)>, QueueError> {
+        let inner = self.lock();
+        let mut by: BTreeMap<&str, QueueStats> = BTreeMap::new();
+        for (ep, set) in &inner.due {
+            let due = set.iter().take_while(|k| k.0 <= now).count();
+            let stats = by.entry(ep).or_default();
+            stats.due += due as u64;
+            stats.scheduled += (set.len() - due) as u64;
+        }
+        for (_, id) in &inner.leases {
+            if let Some(e) = inner.jobs.get(id) {
+                by.entry(&e.job.endpoint_id).or_default().in_flight += 1;
+            }
+        }
+        for (_, id) in &inner.dead {
+            if let Some(e) = inner.jobs.get(id) {
+                by.entry(&e.job.endpoint_id).or_default().dead += 1;
+            }
+        }
+        Ok(by
+            .into_iter()
+            .filter(|(_, s)| *s != QueueStats::default())
+            .map(|(ep, s)| (ep.to_owned(), s))
+            .collect())
     }
 
     async fn endpoint_state(&self, endpoint_id: &str) -> Result<EndpointState, QueueError> {

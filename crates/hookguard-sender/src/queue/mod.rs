@@ -682,6 +682,8 @@ pub struct DeadLetterFilter {
     pub since: Option<Timestamp>,
     /// Only those dead-lettered before this time.
     pub before: Option<Timestamp>,
+    /// Only those dead-lettered for this reason (`PermanentStatus(404)` matches 404s only).
+    pub reason: Option<DeadLetterReason>,
 }
 
 impl DeadLetterFilter {
@@ -700,12 +702,13 @@ impl DeadLetterFilter {
         }
     }
 
-    /// Whether a dead letter from `endpoint_id` at `dead_at` matches.
+    /// Whether a dead letter from `endpoint_id`, dead-lettered at `dead_at` for `reason`, matches.
     #[must_use]
-    pub fn matches(&self, endpoint_id: &str, dead_at: Timestamp) -> bool {
+    pub fn matches(&self, endpoint_id: &str, dead_at: Timestamp, reason: DeadLetterReason) -> bool {
         self.endpoint_id.as_deref().is_none_or(|e| e == endpoint_id)
             && self.since.is_none_or(|s| dead_at >= s)
             && self.before.is_none_or(|b| dead_at < b)
+            && self.reason.is_none_or(|r| r == reason)
     }
 }
 
@@ -932,6 +935,13 @@ pub trait Queue: Send + Sync + 'static {
 
     /// Job counts at `now`.
     fn stats(&self, now: Timestamp) -> impl Future<Output = Result<QueueStats, QueueError>> + Send;
+
+    /// Job counts at `now` per endpoint: one entry for each endpoint with a scheduled, leased or dead job, in
+    /// id order (an operator's view, read off the hot path; it reads every endpoint's indexes once).
+    fn endpoint_stats(
+        &self,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<(String, QueueStats)>, QueueError>> + Send;
 
     /// An endpoint's state ([`EndpointState::default`] if never set).
     fn endpoint_state(

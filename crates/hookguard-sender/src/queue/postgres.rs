@@ -152,6 +152,7 @@ struct Statements {
     replay_all: Arc<str>,
     purge: Arc<str>,
     stats: Arc<str>,
+    endpoint_stats: Arc<str>,
     endpoint_state: Arc<str>,
     endpoint_states: Arc<str>,
     set_endpoint_state: Arc<str>,
@@ -174,6 +175,7 @@ impl Statements {
             replay_all: fill(include_str!("postgres/replay_all.sql")),
             purge: fill(include_str!("postgres/purge.sql")),
             stats: fill(include_str!("postgres/stats.sql")),
+            endpoint_stats: fill(include_str!("postgres/endpoint_stats.sql")),
             endpoint_state: fill(include_str!("postgres/endpoint_state.sql")),
             endpoint_states: fill(include_str!("postgres/endpoint_states.sql")),
             set_endpoint_state: fill(include_str!("postgres/set_endpoint_state.sql")),
@@ -575,6 +577,11 @@ fn millis_opt(t: Option<Timestamp>) -> Option<i64> {
     t.map(Timestamp::as_unix_millis)
 }
 
+/// The filter's reason as the dead-letter table stores it.
+fn reason_text(filter: &DeadLetterFilter) -> Option<String> {
+    filter.reason.map(|r| r.to_string())
+}
+
 fn ts(ms: i64) -> Timestamp {
     Timestamp::from_unix_millis(ms)
 }
@@ -760,6 +767,20 @@ fn read_endpoint_state(row: &PgRow) -> Result<EndpointState, QueueError> {
         paused_until: paused.map(ts),
         reason: get(row, "reason")?,
         changed_at: changed.map(ts),
+    })
+}
+
+/// The `due`, `scheduled`, `in_flight` and `dead` counts of a stats row.
+fn read_stats(row: &PgRow) -> Result<QueueStats, QueueError> {
+    let n = |column: &str| -> Result<u64, QueueError> {
+        let value: i64 = get(row, column)?;
+        Ok(u64::try_from(value).unwrap_or_default())
+    };
+    Ok(QueueStats {
+        due: n("due")?,
+        scheduled: n("scheduled")?,
+        in_flight: n("in_flight")?,
+        dead: n("dead")?,
     })
 }
 
@@ -966,7 +987,8 @@ impl Queue for PostgresQueue {
             .bind(millis_opt(filter.before))
             .bind(millis_opt(page.after.map(|c| c.dead_at)))
             .bind(page.after.map(|c| db_id(c.id)))
-            .bind(as_limit(page.limit).saturating_add(1));
+            .bind(as_limit(page.limit).saturating_add(1))
+            .bind(reason_text(filter));
         let rows = self.timed(query.fetch_all(&self.pool)).await?;
         let more = rows.len() > page.limit;
         let mut items = Vec::with_capacity(rows.len().min(page.limit));
@@ -1017,7 +1039,8 @@ impl Queue for PostgresQueue {
             .bind(filter.endpoint_id.as_deref())
             .bind(millis_opt(filter.since))
             .bind(millis_opt(filter.before))
-            .bind(as_limit(limit));
+            .bind(as_limit(limit))
+            .bind(reason_text(filter));
         let row = self.one(query).await?;
         if get(&row, "disabled")? {
             return Err(QueueError::EndpointDisabled(
@@ -1033,23 +1056,25 @@ impl Queue for PostgresQueue {
             .bind(filter.endpoint_id.as_deref())
             .bind(millis_opt(filter.since))
             .bind(millis_opt(filter.before))
-            .bind(as_limit(limit));
+            .bind(as_limit(limit))
+            .bind(reason_text(filter));
         self.progress(query).await
     }
 
     async fn stats(&self, now: Timestamp) -> Result<QueueStats, QueueError> {
         let query = self.query(&self.sql.stats).bind(self.clock(now));
-        let row = self.one(query).await?;
-        let n = |column: &str| -> Result<u64, QueueError> {
-            let value: i64 = get(&row, column)?;
-            Ok(u64::try_from(value).unwrap_or_default())
-        };
-        Ok(QueueStats {
-            due: n("due")?,
-            scheduled: n("scheduled")?,
-            in_flight: n("in_flight")?,
-            dead: n("dead")?,
-        })
+        read_stats(&self.one(query).await?)
+    }
+
+    async fn endpoint_stats(
+        &self,
+        now: Timestamp,
+    ) -> Result<Vec<(String, QueueStats)>, QueueError> {
+        let query = self.query(&self.sql.endpoint_stats).bind(self.clock(now));
+        let rows = self.timed(query.fetch_all(&self.pool)).await?;
+        rows.iter()
+            .map(|row| Ok((get(row, "endpoint_id")?, read_stats(row)?)))
+            .collect()
     }
 
     async fn endpoint_state(&self, endpoint_id: &str) -> Result<EndpointState, QueueError> {

@@ -43,6 +43,7 @@ static REPLAY: LazyLock<Script> = script!("redis/replay.lua");
 static REPLAY_ALL: LazyLock<Script> = script!("redis/replay_all.lua");
 static PURGE: LazyLock<Script> = script!("redis/purge.lua");
 static STATS: LazyLock<Script> = script!("redis/stats.lua");
+static ENDPOINT_STATS: LazyLock<Script> = script!("redis/endpoint_stats.lua");
 static ENDPOINT_STATES: LazyLock<Script> = script!("redis/endpoint_states.lua");
 static SET_ENDPOINT_STATE: LazyLock<Script> = script!("redis/set_endpoint_state.lua");
 
@@ -188,6 +189,13 @@ fn unavailable(message: &'static str) -> QueueError {
 /// An endpoint filter for the scripts: `''` for every endpoint, `=` and the id for one.
 fn endpoint_arg(endpoint_id: Option<&str>) -> String {
     endpoint_id.map_or_else(String::new, |ep| format!("={ep}"))
+}
+
+/// A reason filter for the scripts: '' for any, or `=` and the reason's text (as `kill` stores it).
+fn reason_arg(filter: &DeadLetterFilter) -> String {
+    filter
+        .reason
+        .map_or_else(String::new, |reason| format!("={reason}"))
 }
 
 fn ms(t: Timestamp) -> i64 {
@@ -639,7 +647,7 @@ impl Queue for RedisQueue {
             Some(c) => call.arg(ms(c.dead_at)).arg(member(c.id)),
             None => call.arg("").arg(""),
         };
-        call.arg(limit);
+        call.arg(limit).arg(reason_arg(filter));
         let mut it = array(self.run(&call).await?)?.into_iter();
         let [more] = next_n::<1>(&mut it)?;
         let items = it.map(codec::record).collect::<Result<Vec<_>, _>>()?;
@@ -695,7 +703,8 @@ impl Queue for RedisQueue {
             .arg(max)
             .arg(now_ms)
             .arg(mode)
-            .arg(limit.min(Self::MAX_BULK));
+            .arg(limit.min(Self::MAX_BULK))
+            .arg(reason_arg(filter));
         let reply = array(self.run(&call).await?)?;
         if reply.first().map(int).transpose()? == Some(-1) {
             return Err(QueueError::EndpointDisabled(
@@ -716,7 +725,8 @@ impl Queue for RedisQueue {
         call.arg(endpoint_arg(filter.endpoint_id.as_deref()))
             .arg(min)
             .arg(max)
-            .arg(limit.min(Self::MAX_BULK));
+            .arg(limit.min(Self::MAX_BULK))
+            .arg(reason_arg(filter));
         self.progress(&call).await
     }
 
@@ -724,14 +734,27 @@ impl Queue for RedisQueue {
         let (now_ms, mode) = self.clock(now);
         let mut call = self.call(&STATS);
         call.arg(now_ms).arg(mode);
-        let [due, scheduled, in_flight, dead] =
-            next_n::<4>(&mut array(self.run(&call).await?)?.into_iter())?;
-        Ok(QueueStats {
-            due: count(&due)?,
-            scheduled: count(&scheduled)?,
-            in_flight: count(&in_flight)?,
-            dead: count(&dead)?,
-        })
+        codec::stats(&mut array(self.run(&call).await?)?.into_iter())
+    }
+
+    async fn endpoint_stats(
+        &self,
+        now: Timestamp,
+    ) -> Result<Vec<(String, QueueStats)>, QueueError> {
+        let (now_ms, mode) = self.clock(now);
+        let mut call = self.call(&ENDPOINT_STATS);
+        call.arg(now_ms).arg(mode);
+        let mut all = Vec::new();
+        for row in array(self.run(&call).await?)? {
+            let mut it = array(row)?.into_iter();
+            let [endpoint] = next_n::<1>(&mut it)?;
+            let stats = codec::stats(&mut it)?;
+            if stats != QueueStats::default() {
+                all.push((text(endpoint)?, stats));
+            }
+        }
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(all)
     }
 
     async fn endpoint_state(&self, endpoint_id: &str) -> Result<EndpointState, QueueError> {
@@ -791,6 +814,7 @@ mod tests {
             endpoint_id: None,
             since: Some(t(1_000)),
             before: Some(t(5_000)),
+            reason: None,
         };
         assert_eq!(
             dead_range(&window, None),

@@ -474,6 +474,12 @@ mod counting {
         async fn stats(&self, now: Timestamp) -> Result<QueueStats, QueueError> {
             self.inner.stats(now).await
         }
+        async fn endpoint_stats(
+            &self,
+            now: Timestamp,
+        ) -> Result<Vec<(String, QueueStats)>, QueueError> {
+            self.inner.endpoint_stats(now).await
+        }
         async fn endpoint_state(&self, endpoint_id: &str) -> Result<EndpointState, QueueError> {
             self.inner.endpoint_state(endpoint_id).await
         }

@@ -1,5 +1,6 @@
 -- $1 endpoint (NULL: all), $2 dead at or after (NULL: any), $3 dead before (NULL: any), $4/$5 continue after
--- this (dead_at, id) (NULL: from the start), $6 at most this many. Oldest first, each with its attempts.
+-- this (dead_at, id) (NULL: from the start), $6 at most this many, $7 reason (NULL: any). Oldest first, each
+-- with its attempts.
 SELECT j.id, j.endpoint_id, j.event_id, j.event_type, j.payload, j.created_at, j.attempts, j.state,
        j.due_at, j.lease_until, j.finished_at, d.dead_at, d.reason,
        a.numbers, a.ats, a.statuses, a.error_kinds, a.error_messages, a.latencies, a.bodies
@@ -19,5 +20,6 @@ WHERE ($1::text IS NULL OR d.endpoint_id = $1)
   AND ($2::bigint IS NULL OR d.dead_at >= $2)
   AND ($3::bigint IS NULL OR d.dead_at < $3)
   AND ($4::bigint IS NULL OR (d.dead_at, d.job_id) > ($4, $5::bigint))
+  AND ($7::text IS NULL OR d.reason = $7)
 ORDER BY d.dead_at, d.job_id
 LIMIT $6

@@ -1,6 +1,7 @@
 -- $1 the caller's now, $2 now on the deadline clock (NULL: the server's), $3 endpoint (NULL: all), $4 dead
--- at or after, $5 dead before (NULL: any), $6 at most this many. Replays dead letters of enabled endpoints,
--- oldest first; `disabled`: $3 names a disabled endpoint, and nothing changed. One NOTIFY at most.
+-- at or after, $5 dead before (NULL: any), $6 at most this many, $7 reason (NULL: any). Replays dead letters
+-- of enabled endpoints, oldest first; `disabled`: $3 names a disabled endpoint, and nothing changed. One
+-- NOTIFY at most.
 WITH t AS (
     SELECT coalesce($2::bigint, (extract(epoch FROM clock_timestamp()) * 1000)::bigint) AS now
 ),
@@ -14,6 +15,7 @@ old AS (
       AND ($3::text IS NULL OR d.endpoint_id = $3)
       AND ($4::bigint IS NULL OR d.dead_at >= $4)
       AND ($5::bigint IS NULL OR d.dead_at < $5)
+      AND ($7::text IS NULL OR d.reason = $7)
       AND NOT EXISTS (SELECT 1 FROM named WHERE disabled)
     ORDER BY d.dead_at, d.job_id
     LIMIT $6 + 1

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use crate::Timestamp;
 use crate::queue::{
     Attempt, AttemptErrorKind, AttemptResult, DeadLetterReason, EndpointState, Job, JobId,
-    JobRecord, JobState, QueueError,
+    JobRecord, JobState, QueueError, QueueStats,
 };
 
 const VERSION: u8 = 1;
@@ -288,6 +288,18 @@ pub(super) fn endpoint_state(v: Value) -> Result<(String, EndpointState), QueueE
         changed_at: opt_time(&changed)?,
     };
     Ok((text(ep)?, state))
+}
+
+/// The next four counts of a reply, `{due, scheduled later, in flight, dead}`, as `stats.lua` and each row of
+/// `endpoint_stats.lua` send them.
+pub(super) fn stats(it: &mut impl Iterator<Item = Value>) -> Result<QueueStats, QueueError> {
+    let [due, scheduled, in_flight, dead] = next_n::<4>(it)?;
+    Ok(QueueStats {
+        due: count(&due)?,
+        scheduled: count(&scheduled)?,
+        in_flight: count(&in_flight)?,
+        dead: count(&dead)?,
+    })
 }
 
 #[cfg(test)]

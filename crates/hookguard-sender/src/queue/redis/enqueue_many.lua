@@ -74,6 +74,7 @@ end
 bulk('HSET', key('events'), events)
 bulk('ZADD', key('created'), created_set)
 for ep, d in pairs(due_sets) do
+  redis.call('SADD', key('eps'), ep)
   bulk('ZADD', key('due', ep), d.items)
   local score = redis.call('ZSCORE', key('ready'), ep)
   if not score or d.min < tonumber(score) then

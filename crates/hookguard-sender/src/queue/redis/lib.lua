@@ -17,6 +17,7 @@
 --   P:events         hash "EP\nEVENT" -> M, every stored job in any state (dedupe)
 --   P:state:EP       hash, endpoint state: on 1|0, pu paused-until ms, r reason, ch changed ms
 --   P:states         set of the endpoints with a state
+--   P:eps            set of the endpoints that were ever given a job (per-endpoint stats walk it)
 --   P:wake           pub/sub channel: new due work
 -- Times are milliseconds since the Unix epoch; Lua numbers are doubles, exact below 2^53.
 
@@ -85,6 +86,12 @@ local function kill(m, ep, now, reason)
   redis.call('HSET', key('j', m), 's', 'd', 'a', now, 'r', reason, 'k', '')
   redis.call('ZADD', key('dead'), now, m)
   redis.call('ZADD', key('dead', ep), now, m)
+end
+
+-- A reason filter argument: '' for any reason, or '=' followed by the reason's text. Returns whether job `m`
+-- was dead-lettered for it.
+local function reason_matches(arg, m)
+  return arg == '' or redis.call('HGET', key('j', m), 'r') == string.sub(arg, 2)
 end
 
 -- Whether `ep` is disabled.

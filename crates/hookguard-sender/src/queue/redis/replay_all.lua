@@ -1,5 +1,5 @@
 -- replay_all. ARGV: endpoint filter (see `endpoint_arg`), min score, max score (the time filter), now ms,
--- time mode, limit.
+-- time mode, limit, reason filter (see `reason_matches`).
 -- Replays at most `limit` matching dead letters, oldest first, skipping those of disabled endpoints.
 -- Returns {n, 1 if more are left}, or {-1} if the filter names a disabled endpoint.
 local only = endpoint_arg(ARGV[1])
@@ -12,7 +12,7 @@ local limit = tonumber(ARGV[6])
 local off = {}
 local found = scan(k, ARGV[2], ARGV[3], limit, function(m)
   local ep = redis.call('HGET', key('j', m), 'e')
-  if not ep then
+  if not ep or not reason_matches(ARGV[7], m) then
     return false
   end
   if off[ep] == nil then
