@@ -248,7 +248,46 @@ async fn leasing_uses_the_partial_index_with_a_million_finished_jobs() {
             "{mode}: no sequential scan of jobs: {nodes:?}"
         );
     }
+    // The operator's counts read the partial indexes too, never the million finished jobs.
+    for file in ["stats", "endpoint_stats"] {
+        let sql = std::fs::read_to_string(format!(
+            "{}/src/queue/postgres/{file}.sql",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+        .replace("{schema}", name.as_str());
+        let row = sqlx::query(AssertSqlSafe(format!("EXPLAIN (FORMAT JSON) {sql}")))
+            .bind(None::<i64>)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap_or_else(|e| panic!("EXPLAIN {file}: {e}"));
+        let text: String = row.try_get_unchecked(0).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut nodes = Vec::new();
+        plan_nodes(&doc[0]["Plan"], &mut nodes);
+        assert!(
+            !nodes
+                .iter()
+                .any(|(kind, relation, _)| kind == "Seq Scan" && relation == "jobs"),
+            "{file}: no sequential scan of jobs: {nodes:?}"
+        );
+    }
     drop(conn);
+    let per_endpoint = queue.endpoint_stats(now).await.unwrap();
+    assert_eq!(
+        per_endpoint
+            .iter()
+            .map(|(ep, s)| (ep.as_str(), s.due))
+            .collect::<Vec<_>>(),
+        [
+            ("ep_0", 2),
+            ("ep_1", 2),
+            ("ep_2", 2),
+            ("ep_3", 2),
+            ("ep_4", 2)
+        ],
+        "finished jobs are not counted"
+    );
     // And it leases what is due, from the allowed endpoints only.
     let mut options = LeaseOptions::all();
     options.exclude.insert("ep_3".into());
