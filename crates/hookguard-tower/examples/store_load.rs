@@ -42,8 +42,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "postgres" => {
             let url = std::env::var("DATABASE_URL")
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-            let store = PostgresStore::connect(&url)
-                .await?
+            // One connection per task, as pgbench opens one per client: `connect`'s pool of 16 would
+            // measure the pool, not the store.
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(u32::try_from(concurrency)?)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(&url)
+                .await?;
+            let store = PostgresStore::new(pool)
                 .schema(&format!("hookguard_load_{tag}"))?
                 .timeout(Duration::from_secs(10));
             store.migrate().await?;
