@@ -3,6 +3,12 @@
 -- Returns {code, n, corrupt, value}: code 0 acquired (n = 1 if a lapsed lease was taken over), 1 in
 -- progress (n = ms left on the lease), 2 completed (value = the record), 3 mismatch.
 local now = now_ms(ARGV[5])
+local lease, retention, slack = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[6])
+local record = string.char(1, 1) .. ARGV[1] .. ARGV[2] .. be64(now + lease)
+-- A fresh key, the common case, costs one command.
+if redis.call('SET', KEYS[1], record, 'NX', 'PX', lease + retention + slack) then
+  return {0, 0, 0, ''}
+end
 local v = redis.call('GET', KEYS[1])
 local took_over, corrupt = 0, 0
 if v then
@@ -30,7 +36,5 @@ if v then
     corrupt = 1
   end
 end
-local lease, retention, slack = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[6])
-local record = string.char(1, 1) .. ARGV[1] .. ARGV[2] .. be64(now + lease)
 redis.call('SET', KEYS[1], record, 'PX', lease + retention + slack)
 return {0, took_over, corrupt, ''}
