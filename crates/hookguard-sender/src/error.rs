@@ -118,3 +118,33 @@ pub enum SendError {
         source: QueueError,
     },
 }
+
+/// `error: its source: its source's source …`, for log lines: a queue error's own message ("queue backend
+/// unavailable") says what failed, its sources say why.
+pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chain_names_every_source() {
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let e = QueueError::Unavailable(Box::new(refused));
+        assert_eq!(chain(&e), "queue backend unavailable: connection refused");
+        assert_eq!(
+            chain(&QueueError::LeaseLost),
+            QueueError::LeaseLost.to_string()
+        );
+    }
+}

@@ -148,12 +148,8 @@ fn describe(e: reqwest::Error) -> TransportError {
         AttemptErrorKind::Request
     };
     let e = e.without_url();
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
+    TransportError {
+        kind,
+        message: crate::error::chain(&e),
     }
-    TransportError { kind, message }
 }

@@ -125,7 +125,7 @@ impl From<QueueError> for Problem {
                 format!("the queue is full ({capacity} jobs)"),
             ),
             e if e.is_transient() => {
-                tracing::warn!(error = %e, "admin: queue unavailable");
+                tracing::warn!(error = %crate::error::chain(&e), "admin: queue unavailable");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "queue-unavailable",
@@ -133,14 +133,7 @@ impl From<QueueError> for Problem {
                 )
             }
             e => {
-                let mut message = e.to_string();
-                let mut source = std::error::Error::source(&e);
-                while let Some(s) = source {
-                    message.push_str(": ");
-                    message.push_str(&s.to_string());
-                    source = s.source();
-                }
-                tracing::error!(error = %message, "admin: queue error");
+                tracing::error!(error = %crate::error::chain(&e), "admin: queue error");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "queue-error",

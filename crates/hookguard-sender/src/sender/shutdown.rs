@@ -63,7 +63,7 @@ impl<Q: Queue> Sender<Q> {
             async move {
                 loop {
                     if let Err(e) = this.reap().await {
-                        tracing::warn!(error = %e, "reaper round failed");
+                        tracing::warn!(error = %crate::error::chain(&e), "reaper round failed");
                     }
                     tokio::select! {
                         () = tokio::time::sleep(this.shared.settings.reap_interval) => {}

@@ -162,7 +162,7 @@ impl<Q> After<Q> {
                     endpoint = %self.endpoint,
                     job = %self.job,
                     event_id = %self.event_id,
-                    error = %e,
+                    error = %crate::error::chain(&e),
                     "queue error ending a lease; the lease will lapse and the reaper return the job"
                 );
             }
@@ -289,7 +289,11 @@ impl<Q: Queue> Sender<Q> {
             {
                 Ok(()) => telemetry::lease("extended", 1),
                 Err(QueueError::LeaseLost) => return,
-                Err(e) => tracing::warn!(error = %e, job = %handle.id, "extending a lease failed"),
+                Err(e) => tracing::warn!(
+                    error = %crate::error::chain(&e),
+                    job = %handle.id,
+                    "extending a lease failed"
+                ),
             }
         }
     }

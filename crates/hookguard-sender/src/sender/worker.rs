@@ -115,7 +115,7 @@ impl<Q: Queue> Sender<Q> {
             };
             match result {
                 Err(e) if e.is_transient() && step < 2 => {
-                    tracing::warn!(error = %e, "queue unavailable; retrying");
+                    tracing::warn!(error = %crate::error::chain(&e), "queue unavailable; retrying");
                     tokio::time::sleep(jittered(Duration::from_millis(20), step)).await;
                     step += 1;
                 }
@@ -317,7 +317,7 @@ impl<Q: Queue> Sender<Q> {
                         continue;
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "leasing failed; backing off");
+                        tracing::warn!(error = %crate::error::chain(&e), "leasing failed; backing off");
                         failures += 1;
                         let pause =
                             jittered(Duration::from_millis(50), failures).min(s.poll_interval * 4);
