@@ -682,7 +682,9 @@ pub struct DeadLetterFilter {
     pub since: Option<Timestamp>,
     /// Only those dead-lettered before this time.
     pub before: Option<Timestamp>,
-    /// Only those dead-lettered for this reason (`PermanentStatus(404)` matches 404s only).
+    /// Only those dead-lettered for this reason (`PermanentStatus(404)` matches 404s only). Backends index
+    /// dead letters by time and endpoint, not by reason: a page of a rare reason may read many dead letters
+    /// to fill (narrow it with `endpoint` or a time window).
     pub reason: Option<DeadLetterReason>,
 }
 
