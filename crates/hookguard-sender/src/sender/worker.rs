@@ -14,7 +14,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::Sender;
 use super::admission;
-use super::slot::{Claim, Concluder};
+use super::slot::{Claim, Concluder, Handoff};
 use super::telemetry;
 use crate::Timestamp;
 use crate::queue::{LeaseOptions, Leased, Queue, QueueError};
@@ -71,13 +71,32 @@ impl Drop for AbortOnDrop {
 
 fn panic_message(e: tokio::task::JoinError) -> String {
     match e.try_into_panic() {
-        Ok(p) => p
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "non-string panic".into()),
+        Ok(p) => payload_message(&*p),
         Err(e) => e.to_string(),
     }
+}
+
+pub(crate) fn payload_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic".into())
+}
+
+/// Runs `fut`, turning a panic while polling it into an `Err`, as a task's `JoinError` would (the future is
+/// then dropped, giving back what it held, exactly as tokio drops a panicked task's future).
+pub(crate) async fn catch_panic<F: Future<Output = ()>>(
+    fut: F,
+) -> Result<(), Box<dyn std::any::Any + Send>> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(std::task::Poll::Ready(())) => std::task::Poll::Ready(Ok(())),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(panic) => std::task::Poll::Ready(Err(panic)),
+        }
+    })
+    .await
 }
 
 /// Whether to lease now.
@@ -131,7 +150,7 @@ impl<Q: Queue> Sender<Q> {
     /// # Errors
     /// The queue's error when leasing fails (errors ending a lease are logged: the reaper recovers the job).
     pub async fn process_due(&self, max: usize) -> Result<usize, QueueError> {
-        let (_tx, abort) = watch::channel(false);
+        let (_tx, mut abort) = watch::channel(false);
         let now = self.now();
         let (options, _) = admission::lease_options(&self.shared.endpoints, now, max);
         let s = &self.shared.settings;
@@ -144,15 +163,19 @@ impl<Q: Queue> Sender<Q> {
             // cancelled later).
             let leased = batch.jobs.into_iter().next().expect("one job");
             let claim = self.claim(&leased, None);
-            self.handle(leased, claim, abort, Concluder::Direct).await;
+            self.handle(leased, claim, &mut abort, &Concluder::Direct)
+                .await;
             return Ok(1);
         }
         let mut set = JoinSet::new();
         for leased in batch.jobs {
             let claim = self.claim(&leased, None);
             let this = self.clone();
-            let abort = abort.clone();
-            set.spawn(async move { this.handle(leased, claim, abort, Concluder::Direct).await });
+            let mut abort = abort.clone();
+            set.spawn(async move {
+                this.handle(leased, claim, &mut abort, &Concluder::Direct)
+                    .await;
+            });
         }
         while let Some(r) = set.join_next().await {
             if let Err(e) = r
@@ -217,18 +240,29 @@ impl<Q: Queue> Sender<Q> {
         slots: Arc<Semaphore>,
     ) {
         let s = self.shared.settings.clone();
+        let handoff = Arc::new(Handoff::new());
+        let slot = || {
+            self.clone()
+                .slot_loop(Arc::clone(&handoff), abort.clone(), concluder.clone())
+        };
+        // The slot tasks: aborting the leaser (or its panic) drops this set, and with it every slot.
         let mut set = JoinSet::new();
+        for _ in 0..s.workers {
+            set.spawn(slot());
+        }
         let mut last: Option<LastLease> = None;
         let mut new_work = true;
         let mut failures = 0;
         let mut linger_until: Option<tokio::time::Instant> = None;
         loop {
+            // A slot task catches its jobs' panics; should one still end, a new one takes its place.
             while let Some(r) = set.try_join_next() {
                 if let Err(e) = r
                     && e.is_panic()
                 {
                     telemetry::worker_restart("slot", &panic_message(e));
                 }
+                set.spawn(slot());
             }
             if *stop.borrow() {
                 break;
@@ -293,11 +327,7 @@ impl<Q: Queue> Sender<Q> {
                                 .try_acquire_owned()
                                 .expect("leased no more than the free slots");
                             let claim = self.claim(&leased, Some(permit));
-                            let this = self.clone();
-                            let (abort, concluder) = (abort.clone(), concluder.clone());
-                            set.spawn(
-                                async move { this.handle(leased, claim, abort, concluder).await },
-                            );
+                            handoff.push(leased, claim);
                         }
                         let exhausted: Vec<String> = taken
                             .into_iter()
@@ -357,6 +387,7 @@ impl<Q: Queue> Sender<Q> {
                 () = self.shared.queue.wait_for_work(now, until) => new_work = true,
             }
         }
+        handoff.close();
         while let Some(r) = set.join_next().await {
             if let Err(e) = r
                 && e.is_panic()
