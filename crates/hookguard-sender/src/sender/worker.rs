@@ -3,7 +3,7 @@
 //! endpoint becoming admissible. Each leased job runs in a slot ([`super::slot`]). Every long-lived task is
 //! supervised: a panic is logged, counted and the task restarted.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -320,20 +320,28 @@ impl<Q: Queue> Sender<Q> {
                 match leased {
                     Ok(batch) => {
                         failures = 0;
-                        let mut taken: HashMap<String, usize> = HashMap::new();
+                        // Jobs per endpoint in this batch: a handful of endpoints at most, so a scan (no
+                        // hashing, no copied ids) beats a map.
+                        let mut taken: Vec<(&str, usize)> = Vec::new();
+                        for leased in &batch.jobs {
+                            let ep = leased.job.endpoint_id.as_str();
+                            match taken.iter_mut().find(|(e, _)| *e == ep) {
+                                Some((_, n)) => *n += 1,
+                                None => taken.push((ep, 1)),
+                            }
+                        }
+                        let exhausted: Vec<String> = taken
+                            .into_iter()
+                            .filter(|(ep, n)| *n >= options.cap(ep))
+                            .map(|(ep, _)| ep.to_owned())
+                            .collect();
                         for leased in batch.jobs {
-                            *taken.entry(leased.job.endpoint_id.clone()).or_default() += 1;
                             let permit = Arc::clone(&slots)
                                 .try_acquire_owned()
                                 .expect("leased no more than the free slots");
                             let claim = self.claim(&leased, Some(permit));
                             handoff.push(leased, claim);
                         }
-                        let exhausted: Vec<String> = taken
-                            .into_iter()
-                            .filter(|(ep, n)| *n >= options.cap(ep))
-                            .map(|(ep, _)| ep)
-                            .collect();
                         let mut held = options.exclude;
                         held.extend(exhausted);
                         last = Some(LastLease {
