@@ -1,7 +1,8 @@
 //! One leased job in its slot: admission, the attempt with its lease heartbeat, the decision, and the
 //! conclusion, handed to the process's flusher, which batches many into one [`Queue::conclude`] call and only
 //! then applies the breaker verdict, the metrics and the log line (so they count only what the queue
-//! accepted).
+//! accepted). The slots themselves are long-lived tasks, one per configured slot, taking leased jobs from the
+//! leaser through a [`Handoff`].
 
 use std::collections::VecDeque;
 use std::sync::Arc;
