@@ -96,15 +96,13 @@ impl ReqwestTransport {
 impl Transport for ReqwestTransport {
     fn post(&self, request: Request) -> TransportFuture<'_> {
         Box::pin(async move {
-            let mut response = self
-                .client
-                .post(request.url)
-                .headers(request.headers)
-                .timeout(request.timeout)
-                .body(request.body)
-                .send()
-                .await
-                .map_err(describe)?;
+            // Built whole rather than through `RequestBuilder::headers`, which copies every header into a new
+            // map: the signed map is the request's map.
+            let mut req = reqwest::Request::new(http::Method::POST, request.url);
+            *req.headers_mut() = request.headers;
+            *req.timeout_mut() = Some(request.timeout);
+            *req.body_mut() = Some(request.body.into());
+            let mut response = self.client.execute(req).await.map_err(describe)?;
             let status = response.status().as_u16();
             let headers = std::mem::take(response.headers_mut());
             let mut body = Vec::new();

@@ -43,12 +43,13 @@ struct Inner {
     seq: u64,
     jobs: HashMap<JobId, Entry>,
     by_event: HashMap<(String, String), JobId>,
-    /// Per endpoint, `(due_at, seq, id)` of its scheduled jobs (`seq` keeps equal times in FIFO order).
-    due: HashMap<String, BTreeSet<(Timestamp, u64, JobId)>>,
-    /// One entry per endpoint with scheduled jobs: its earliest `(due_at, seq)`. Leasing walks this, so an
-    /// excluded endpoint costs one step however long its backlog.
-    ready: BTreeSet<(Timestamp, u64, String)>,
-    heads: HashMap<String, (Timestamp, u64)>,
+    /// Each endpoint id seen so far, as an index into `lanes`: the per-job index updates then hash and copy
+    /// no strings.
+    lane_of: HashMap<String, usize>,
+    lanes: Vec<Lane>,
+    /// One entry per endpoint with scheduled jobs: its earliest `(due_at, seq)` and lane. Leasing walks this,
+    /// so an excluded endpoint costs one step however long its backlog.
+    ready: BTreeSet<(Timestamp, u64, usize)>,
     /// `(created_at, id)` of scheduled jobs, for `expire`.
     by_created: BTreeSet<(Timestamp, JobId)>,
     /// `(until, id)` of leased jobs.
@@ -61,9 +62,21 @@ struct Inner {
     live: usize,
 }
 
+/// One endpoint's scheduled jobs. Kept once created (one small entry per endpoint id, like `states`).
+#[derive(Debug)]
+struct Lane {
+    endpoint_id: String,
+    /// `(due_at, seq, id)` of its scheduled jobs (`seq` keeps equal times in FIFO order).
+    due: BTreeSet<(Timestamp, u64, JobId)>,
+    /// Its entry in `ready`, if it has scheduled jobs.
+    head: Option<(Timestamp, u64)>,
+}
+
 #[derive(Debug)]
 struct Entry {
     job: Job,
+    /// The job's endpoint's lane.
+    lane: usize,
     state: JobState,
     /// Matches the `due` entry that is current for this job.
     seq: u64,
@@ -126,29 +139,35 @@ impl Inner {
         self.jobs.get_mut(&id).expect("indexed job exists")
     }
 
-    /// Re-indexes `endpoint`'s earliest due job in `ready`.
-    fn set_head(&mut self, endpoint: &str) {
-        let new = self
-            .due
-            .get(endpoint)
-            .and_then(BTreeSet::first)
-            .map(|&(t, s, _)| (t, s));
-        let old = self.heads.get(endpoint).copied();
+    /// The lane of `endpoint_id`, created if new.
+    fn lane(&mut self, endpoint_id: &str) -> usize {
+        if let Some(&lane) = self.lane_of.get(endpoint_id) {
+            return lane;
+        }
+        let lane = self.lanes.len();
+        self.lanes.push(Lane {
+            endpoint_id: endpoint_id.to_owned(),
+            due: BTreeSet::new(),
+            head: None,
+        });
+        self.lane_of.insert(endpoint_id.to_owned(), lane);
+        lane
+    }
+
+    /// Re-indexes `lane`'s earliest due job in `ready`.
+    fn set_head(&mut self, lane: usize) {
+        let l = &mut self.lanes[lane];
+        let new = l.due.first().map(|&(t, s, _)| (t, s));
+        let old = l.head;
         if old == new {
             return;
         }
+        l.head = new;
         if let Some((t, s)) = old {
-            self.ready.remove(&(t, s, endpoint.to_owned()));
-            self.heads.remove(endpoint);
+            self.ready.remove(&(t, s, lane));
         }
-        match new {
-            Some((t, s)) => {
-                self.ready.insert((t, s, endpoint.to_owned()));
-                self.heads.insert(endpoint.to_owned(), (t, s));
-            }
-            None => {
-                self.due.remove(endpoint);
-            }
+        if let Some((t, s)) = new {
+            self.ready.insert((t, s, lane));
         }
     }
 
@@ -160,12 +179,10 @@ impl Inner {
         e.token = None;
         match e.state {
             JobState::Scheduled { due_at } => {
-                let (seq, created, endpoint) = (e.seq, e.job.created_at, e.job.endpoint_id.clone());
-                if let Some(set) = self.due.get_mut(&endpoint) {
-                    set.remove(&(due_at, seq, id));
-                }
+                let (seq, created, lane) = (e.seq, e.job.created_at, e.lane);
+                self.lanes[lane].due.remove(&(due_at, seq, id));
                 self.by_created.remove(&(created, id));
-                self.set_head(&endpoint);
+                self.set_head(lane);
             }
             JobState::InFlight { until } => {
                 self.leases.remove(&(until, id));
@@ -181,13 +198,10 @@ impl Inner {
         let e = self.entry(id);
         e.state = JobState::Scheduled { due_at: at };
         e.seq = seq;
-        let (created, endpoint) = (e.job.created_at, e.job.endpoint_id.clone());
-        self.due
-            .entry(endpoint.clone())
-            .or_default()
-            .insert((at, seq, id));
+        let (created, lane) = (e.job.created_at, e.lane);
+        self.lanes[lane].due.insert((at, seq, id));
         self.by_created.insert((created, id));
-        self.set_head(&endpoint);
+        self.set_head(lane);
     }
 
     fn kill(&mut self, id: JobId, now: Timestamp, reason: DeadLetterReason) {
@@ -200,6 +214,9 @@ impl Inner {
         let e = self.entry(id);
         e.job.attempts += 1;
         e.lapses = 0;
+        // Most jobs record one attempt: room for exactly that, not the four a first push reserves (50 000
+        // delivered jobs would otherwise hold 3 unused attempts each).
+        e.attempts.reserve_exact(1);
         e.attempts.push(attempt);
     }
 
@@ -354,6 +371,7 @@ impl Queue for MemoryQueue {
             inner.next_id += 1;
             let id = JobId(inner.next_id);
             let (endpoint_id, event_id) = key;
+            let lane = inner.lane(&endpoint_id);
             inner
                 .by_event
                 .insert((endpoint_id.clone(), event_id.clone()), id);
@@ -370,6 +388,7 @@ impl Queue for MemoryQueue {
                 id,
                 Entry {
                     job,
+                    lane,
                     // Not indexed yet: `schedule` indexes it.
                     state: JobState::Delivered { at: created_at },
                     seq: 0,
@@ -397,26 +416,22 @@ impl Queue for MemoryQueue {
         let mut inner = self.lock();
         let until = now + lease_for;
         // Endpoints with due work, ordered by their oldest due job; each with what it may still give.
-        let mut candidates: Vec<(String, usize)> = inner
+        let mut candidates: Vec<(usize, usize)> = inner
             .ready
             .iter()
             .take_while(|(t, _, _)| *t <= now)
-            .filter_map(|(_, _, ep)| {
-                let cap = options.cap(ep);
-                (cap > 0).then(|| (ep.clone(), cap))
+            .filter_map(|&(_, _, lane)| {
+                let cap = options.cap(&inner.lanes[lane].endpoint_id);
+                (cap > 0).then_some((lane, cap))
             })
             .collect();
-        let mut jobs = Vec::new();
-        let mut exhausted = std::collections::HashSet::new();
+        let mut jobs = Vec::with_capacity(max.min(64));
+        let mut exhausted = Vec::new();
         while jobs.len() < max && !candidates.is_empty() {
             let mut i = 0;
             while i < candidates.len() && jobs.len() < max {
-                let (ep, cap) = &mut candidates[i];
-                let head = inner
-                    .due
-                    .get(ep.as_str())
-                    .and_then(BTreeSet::first)
-                    .copied();
+                let (lane, cap) = &mut candidates[i];
+                let head = inner.lanes[*lane].due.first().copied();
                 let Some((at, _, id)) = head.filter(|h| h.0 <= now) else {
                     candidates.remove(i);
                     continue;
@@ -438,7 +453,7 @@ impl Queue for MemoryQueue {
                     attempt,
                 });
                 if exhausted_now {
-                    exhausted.insert(candidates.remove(i).0);
+                    exhausted.push(candidates.remove(i).0);
                 } else {
                     i += 1;
                 }
@@ -447,7 +462,9 @@ impl Queue for MemoryQueue {
         let next_due = inner
             .ready
             .iter()
-            .find(|(_, _, ep)| options.cap(ep) > 0 && !exhausted.contains(ep))
+            .find(|(_, _, lane)| {
+                !exhausted.contains(lane) && options.cap(&inner.lanes[*lane].endpoint_id) > 0
+            })
             .map(|(t, _, _)| *t);
         Ok(LeaseBatch { jobs, next_due })
     }
@@ -669,7 +686,7 @@ impl Queue for MemoryQueue {
             dead: inner.dead.len() as u64,
             ..QueueStats::default()
         };
-        for set in inner.due.values() {
+        for set in inner.lanes.iter().map(|l| &l.due) {
             let due = set.iter().take_while(|k| k.0 <= now).count();
             stats.due += due as u64;
             stats.scheduled += (set.len() - due) as u64;
@@ -683,11 +700,11 @@ impl Queue for MemoryQueue {
     ) -> Result<Vec<(String, QueueStats)>, QueueError> {
         let inner = self.lock();
         let mut by: BTreeMap<&str, QueueStats> = BTreeMap::new();
-        for (ep, set) in &inner.due {
-            let due = set.iter().take_while(|k| k.0 <= now).count();
-            let stats = by.entry(ep).or_default();
+        for lane in &inner.lanes {
+            let due = lane.due.iter().take_while(|k| k.0 <= now).count();
+            let stats = by.entry(&lane.endpoint_id).or_default();
             stats.due += due as u64;
-            stats.scheduled += (set.len() - due) as u64;
+            stats.scheduled += (lane.due.len() - due) as u64;
         }
         for (_, id) in &inner.leases {
             if let Some(e) = inner.jobs.get(id) {

@@ -3,8 +3,8 @@
 //! Each concern has its file: [`builder`] (configuration), [`event`] (ids, fan-out, `jobs_for`),
 //! [`admission`] (enabled, paused, in-flight, breaker, rate limit → lease options and admit / defer /
 //! dead-letter), [`attempt`] (sign, POST, bounded read, `Retry-After`), [`disposition`] (the pure retry
-//! decision), [`worker`] (the leaser, supervision), [`slot`] (one job: heartbeat, decision, the conclude
-//! flusher), [`reaper`],
+//! decision), [`worker`] (the leaser, supervision), [`slot`] (the slot tasks; one job: heartbeat,
+//! decision; the conclude flusher), [`reaper`],
 //! [`shutdown`] and [`telemetry`] (every metric and log line).
 
 mod admission;

@@ -1,13 +1,15 @@
 //! One leased job in its slot: admission, the attempt with its lease heartbeat, the decision, and the
 //! conclusion, handed to the process's flusher, which batches many into one [`Queue::conclude`] call and only
 //! then applies the breaker verdict, the metrics and the log line (so they count only what the queue
-//! accepted).
+//! accepted). The slots themselves are long-lived tasks, one per configured slot, taking leased jobs from the
+//! leaser through a [`Handoff`].
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::{Mutex as AsyncMutex, OwnedSemaphorePermit, mpsc, watch};
+use tokio::sync::{Mutex as AsyncMutex, Notify, OwnedSemaphorePermit, mpsc, watch};
 use tracing::Instrument as _;
 
 use super::Sender;
@@ -15,7 +17,7 @@ use super::admission::{self, Admit, EndpointRuntime};
 use super::attempt::{self, Tried};
 use super::disposition::{self, BreakerVerdict, Rules};
 use super::telemetry::{self, DeferCause, Moved};
-use super::worker::flag_set;
+use super::worker::{catch_panic, flag_set, payload_message};
 use crate::BreakerState;
 use crate::queue::{DeadLetterReason, JobId, LeaseHandle, Leased, Queue, QueueError, Transition};
 
@@ -41,6 +43,73 @@ pub(crate) struct FlushItem<Q> {
     handle: LeaseHandle,
     transition: Transition,
     after: After<Q>,
+}
+
+/// Leased jobs on their way from the leaser to its slot tasks. The slots are long-lived tasks, one per
+/// configured slot, rather than a task spawned per delivery: that spawn (a task allocation, join-set
+/// bookkeeping) cost about as much as the rest of the leaser's work per job.
+pub(crate) struct Handoff<Q> {
+    jobs: std::sync::Mutex<Waiting<Q>>,
+    /// A job was queued or the handoff closed.
+    ready: Notify,
+}
+
+struct Waiting<Q> {
+    jobs: VecDeque<(Leased, Claim<Q>)>,
+    /// No more jobs come: slots stop once the queued ones are taken.
+    closed: bool,
+}
+
+impl<Q> Handoff<Q> {
+    pub(crate) fn new() -> Self {
+        Self {
+            jobs: std::sync::Mutex::new(Waiting {
+                jobs: VecDeque::new(),
+                closed: false,
+            }),
+            ready: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting<Q>> {
+        // Nothing panics while holding the lock.
+        self.jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Queues a leased job for the next free slot task. The caller holds a slot permit for it, and there are
+    /// as many slot tasks as permits, so a task is free or about to be.
+    pub(crate) fn push(&self, leased: Leased, claim: Claim<Q>) {
+        self.lock().jobs.push_back((leased, claim));
+        self.ready.notify_one();
+    }
+
+    /// Lets the slot tasks finish the queued jobs and stop.
+    pub(crate) fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_waiters();
+    }
+
+    /// The next job; `None` once closed and drained.
+    async fn next(&self) -> Option<(Leased, Claim<Q>)> {
+        loop {
+            let notified = self.ready.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before looking, so a push or close after the look still wakes this task.
+            notified.as_mut().enable();
+            {
+                let mut w = self.lock();
+                if let Some(job) = w.jobs.pop_front() {
+                    return Some(job);
+                }
+                if w.closed {
+                    return None;
+                }
+            }
+            notified.await;
+        }
+    }
 }
 
 /// A process slot and one of the endpoint's in-flight places, held from lease until conclusion (or a panic:
@@ -277,6 +346,22 @@ impl<Q: Queue> Sender<Q> {
         }
     }
 
+    /// One slot task: handles the jobs the leaser hands over, one at a time, until the handoff closes. A panic
+    /// in one job is logged and counted like a task restart, and the slot takes the next job.
+    pub(crate) async fn slot_loop(
+        self,
+        handoff: Arc<Handoff<Q>>,
+        mut abort: watch::Receiver<bool>,
+        concluder: Concluder<Q>,
+    ) {
+        while let Some((leased, claim)) = handoff.next().await {
+            let job = self.handle(leased, claim, &mut abort, &concluder);
+            if let Err(panic) = catch_panic(job).await {
+                telemetry::worker_restart("slot", &payload_message(&*panic));
+            }
+        }
+    }
+
     /// The lease heartbeat: extends the lease every lease/3; returns only when the lease is lost.
     async fn heartbeat(&self, handle: &LeaseHandle) {
         let lease = self.shared.settings.lease;
@@ -303,8 +388,8 @@ impl<Q: Queue> Sender<Q> {
         &self,
         leased: Leased,
         claim: Claim<Q>,
-        mut abort: watch::Receiver<bool>,
-        concluder: Concluder<Q>,
+        abort: &mut watch::Receiver<bool>,
+        concluder: &Concluder<Q>,
     ) {
         let sh = &*self.shared;
         let s = &sh.settings;
@@ -351,7 +436,7 @@ impl<Q: Queue> Sender<Q> {
                 attempt: None,
                 disable_endpoint: false,
             };
-            return self.conclude(&concluder, handle, t, a).await;
+            return self.conclude(concluder, handle, t, a).await;
         };
         let leased = Leased {
             handle,
@@ -373,7 +458,7 @@ impl<Q: Queue> Sender<Q> {
                     attempt: None,
                     disable_endpoint: false,
                 };
-                return self.conclude(&concluder, leased.handle, t, a).await;
+                return self.conclude(concluder, leased.handle, t, a).await;
             }
             Admit::Defer { at, cause } => {
                 let a = after(
@@ -385,7 +470,7 @@ impl<Q: Queue> Sender<Q> {
                     None,
                 );
                 let t = Transition::Defer { at };
-                return self.conclude(&concluder, leased.handle, t, a).await;
+                return self.conclude(concluder, leased.handle, t, a).await;
             }
             Admit::Go { probe } => probe.then(|| ProbeSlot(Arc::clone(&ep))),
         };
@@ -409,9 +494,9 @@ impl<Q: Queue> Sender<Q> {
         };
         let tried = tokio::select! {
             biased;
-            () = flag_set(&mut abort) => {
+            () = flag_set(abort) => {
                 let a = after(claim, Moved::Released, None, BreakerVerdict::Neutral, None, probe);
-                return self.conclude(&concluder, leased.handle, Transition::Release, a).await;
+                return self.conclude(concluder, leased.handle, Transition::Release, a).await;
             }
             () = heartbeat => {
                 // Another worker owns the job: record nothing, leave the breaker alone.
@@ -419,8 +504,8 @@ impl<Q: Queue> Sender<Q> {
                 telemetry::lease_lost(&ep.label, leased.job.id, &leased.job.event_id, number);
                 return;
             }
-            // Boxed: the request future is large, and this keeps the spawned slot task small to move.
-            t = Box::pin(attempt::run(&ep, &leased, now, s, &*sh.transport, &*sh.clock).instrument(span)) => t,
+            // Not boxed: slots are long-lived tasks (see `slot_loop`), so this future is never moved once running.
+            t = attempt::run(&ep, &leased, now, s, &*sh.transport, &*sh.clock).instrument(span) => t,
         };
         let (transition, verdict, measured) = match tried {
             Tried::SigningFailed(message) => {
@@ -464,7 +549,6 @@ impl<Q: Queue> Sender<Q> {
             Transition::Release => (Moved::Released, None),
         };
         let a = after(claim, moved, measured, verdict, disable, probe);
-        self.conclude(&concluder, leased.handle, transition, a)
-            .await;
+        self.conclude(concluder, leased.handle, transition, a).await;
     }
 }

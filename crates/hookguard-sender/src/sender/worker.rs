@@ -3,7 +3,7 @@
 //! endpoint becoming admissible. Each leased job runs in a slot ([`super::slot`]). Every long-lived task is
 //! supervised: a panic is logged, counted and the task restarted.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +14,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::Sender;
 use super::admission;
-use super::slot::{Claim, Concluder};
+use super::slot::{Claim, Concluder, Handoff};
 use super::telemetry;
 use crate::Timestamp;
 use crate::queue::{LeaseOptions, Leased, Queue, QueueError};
@@ -71,13 +71,32 @@ impl Drop for AbortOnDrop {
 
 fn panic_message(e: tokio::task::JoinError) -> String {
     match e.try_into_panic() {
-        Ok(p) => p
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "non-string panic".into()),
+        Ok(p) => payload_message(&*p),
         Err(e) => e.to_string(),
     }
+}
+
+pub(crate) fn payload_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic".into())
+}
+
+/// Runs `fut`, turning a panic while polling it into an `Err`, as a task's `JoinError` would (the future is
+/// then dropped, giving back what it held, exactly as tokio drops a panicked task's future).
+pub(crate) async fn catch_panic<F: Future<Output = ()>>(
+    fut: F,
+) -> Result<(), Box<dyn std::any::Any + Send>> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(std::task::Poll::Ready(())) => std::task::Poll::Ready(Ok(())),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(panic) => std::task::Poll::Ready(Err(panic)),
+        }
+    })
+    .await
 }
 
 /// Whether to lease now.
@@ -131,7 +150,7 @@ impl<Q: Queue> Sender<Q> {
     /// # Errors
     /// The queue's error when leasing fails (errors ending a lease are logged: the reaper recovers the job).
     pub async fn process_due(&self, max: usize) -> Result<usize, QueueError> {
-        let (_tx, abort) = watch::channel(false);
+        let (_tx, mut abort) = watch::channel(false);
         let now = self.now();
         let (options, _) = admission::lease_options(&self.shared.endpoints, now, max);
         let s = &self.shared.settings;
@@ -144,15 +163,19 @@ impl<Q: Queue> Sender<Q> {
             // cancelled later).
             let leased = batch.jobs.into_iter().next().expect("one job");
             let claim = self.claim(&leased, None);
-            self.handle(leased, claim, abort, Concluder::Direct).await;
+            self.handle(leased, claim, &mut abort, &Concluder::Direct)
+                .await;
             return Ok(1);
         }
         let mut set = JoinSet::new();
         for leased in batch.jobs {
             let claim = self.claim(&leased, None);
             let this = self.clone();
-            let abort = abort.clone();
-            set.spawn(async move { this.handle(leased, claim, abort, Concluder::Direct).await });
+            let mut abort = abort.clone();
+            set.spawn(async move {
+                this.handle(leased, claim, &mut abort, &Concluder::Direct)
+                    .await;
+            });
         }
         while let Some(r) = set.join_next().await {
             if let Err(e) = r
@@ -217,18 +240,29 @@ impl<Q: Queue> Sender<Q> {
         slots: Arc<Semaphore>,
     ) {
         let s = self.shared.settings.clone();
+        let handoff = Arc::new(Handoff::new());
+        let slot = || {
+            self.clone()
+                .slot_loop(Arc::clone(&handoff), abort.clone(), concluder.clone())
+        };
+        // The slot tasks: aborting the leaser (or its panic) drops this set, and with it every slot.
         let mut set = JoinSet::new();
+        for _ in 0..s.workers {
+            set.spawn(slot());
+        }
         let mut last: Option<LastLease> = None;
         let mut new_work = true;
         let mut failures = 0;
         let mut linger_until: Option<tokio::time::Instant> = None;
         loop {
+            // A slot task catches its jobs' panics; should one still end, a new one takes its place.
             while let Some(r) = set.try_join_next() {
                 if let Err(e) = r
                     && e.is_panic()
                 {
                     telemetry::worker_restart("slot", &panic_message(e));
                 }
+                set.spawn(slot());
             }
             if *stop.borrow() {
                 break;
@@ -286,24 +320,28 @@ impl<Q: Queue> Sender<Q> {
                 match leased {
                     Ok(batch) => {
                         failures = 0;
-                        let mut taken: HashMap<String, usize> = HashMap::new();
-                        for leased in batch.jobs {
-                            *taken.entry(leased.job.endpoint_id.clone()).or_default() += 1;
-                            let permit = Arc::clone(&slots)
-                                .try_acquire_owned()
-                                .expect("leased no more than the free slots");
-                            let claim = self.claim(&leased, Some(permit));
-                            let this = self.clone();
-                            let (abort, concluder) = (abort.clone(), concluder.clone());
-                            set.spawn(
-                                async move { this.handle(leased, claim, abort, concluder).await },
-                            );
+                        // Jobs per endpoint in this batch: a handful of endpoints at most, so a scan (no
+                        // hashing, no copied ids) beats a map.
+                        let mut taken: Vec<(&str, usize)> = Vec::new();
+                        for leased in &batch.jobs {
+                            let ep = leased.job.endpoint_id.as_str();
+                            match taken.iter_mut().find(|(e, _)| *e == ep) {
+                                Some((_, n)) => *n += 1,
+                                None => taken.push((ep, 1)),
+                            }
                         }
                         let exhausted: Vec<String> = taken
                             .into_iter()
                             .filter(|(ep, n)| *n >= options.cap(ep))
-                            .map(|(ep, _)| ep)
+                            .map(|(ep, _)| ep.to_owned())
                             .collect();
+                        for leased in batch.jobs {
+                            let permit = Arc::clone(&slots)
+                                .try_acquire_owned()
+                                .expect("leased no more than the free slots");
+                            let claim = self.claim(&leased, Some(permit));
+                            handoff.push(leased, claim);
+                        }
                         let mut held = options.exclude;
                         held.extend(exhausted);
                         last = Some(LastLease {
@@ -357,6 +395,7 @@ impl<Q: Queue> Sender<Q> {
                 () = self.shared.queue.wait_for_work(now, until) => new_work = true,
             }
         }
+        handoff.close();
         while let Some(r) = set.join_next().await {
             if let Err(e) = r
                 && e.is_panic()
