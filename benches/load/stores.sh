@@ -24,7 +24,9 @@ SQL
 
 for c in 16 64; do
   echo "== concurrency $c"
-  redis-benchmark -h 127.0.0.1 -t set -c "$c" -n "$ops" -r 100000000 -q | tr -d '\r' | grep -o 'SET: [0-9.]* requests per second'
+  # `-t set`'s own command, under this script's prefix so the cleanup below removes its keys.
+  redis-benchmark -h 127.0.0.1 -c "$c" -n "$ops" -r 100000000 -q SET "hookguard-bench:__rand_int__" xxx \
+    | tr -d '\r' | grep -o '[0-9.]* requests per second' | sed 's/^/SET: /'
   "$bin" redis "$c" "$ops"
   redis-benchmark -h 127.0.0.1 -c "$c" -n "$ops" -r 100000000 -q \
     EVALSHA "$sha" 1 "hookguard-bench:__rand_int__" "$fp" "$token" 60000 3600000 "" 300000 "" \
@@ -32,4 +34,8 @@ for c in 16 64; do
   "$bin" postgres "$c" $((ops / 5)) claim-only
   pgbench -n -c "$c" -j 2 -t $((ops / 5 / c)) -f "$script" "$db" 2>/dev/null | grep -E '^tps' | sed 's/^/pgbench INSERT … ON CONFLICT: /'
 done
-redis-cli -h 127.0.0.1 --scan --pattern 'hookguard-bench:*' | xargs -r -n 500 redis-cli -h 127.0.0.1 DEL > /dev/null
+psql -q -At "$db" -c "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'hookguard_load_%'" |
+  while read -r schema; do psql -q "$db" -c "SET client_min_messages = warning; DROP SCHEMA $schema CASCADE"; done
+for pattern in 'hookguard-bench:*' 'hookguard-load:*'; do
+  redis-cli -h 127.0.0.1 --scan --pattern "$pattern" | xargs -r -n 500 redis-cli -h 127.0.0.1 DEL > /dev/null
+done

@@ -4,7 +4,8 @@
 //! side-by-side runs against `redis-benchmark` and `pgbench` in BENCHMARKS.md (`benches/load/stores.sh`).
 //!
 //! `store_load redis|postgres CONCURRENCY OPS [claim-only]`; `REDIS_URL` / `DATABASE_URL` default to the
-//! local services. Keys go under a fresh prefix (Redis) or schema (PostgreSQL), dropped at the end.
+//! local services. Keys go under a fresh prefix `hookguard-load:` (Redis; `benches/load/stores.sh` deletes them
+//! afterwards) or a fresh schema (PostgreSQL; dropped by the script too).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
