@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
             // One connection per task, as pgbench opens one per client: `connect`'s pool of 16 would
             // measure the pool, not the store.
-            let pool = sqlx::postgres::PgPoolOptions::new()
+            let pool = PostgresStore::pool_options()
                 .max_connections(u32::try_from(concurrency)?)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(&url)
