@@ -30,7 +30,11 @@ impl IdempotencyKey {
 
     /// Wraps a key, hashing it if it is too long or holds a control character.
     pub fn new(key: impl Into<String>) -> Self {
-        let key = key.into();
+        Self::of(&key.into())
+    }
+
+    /// [`new`](Self::new) on a borrowed key: the key is copied once, into its shared allocation.
+    pub(crate) fn of(key: &str) -> Self {
         let control = if key.is_ascii() {
             key.bytes().any(|b| b.is_ascii_control())
         } else {
@@ -75,7 +79,7 @@ impl From<String> for IdempotencyKey {
 
 impl From<&str> for IdempotencyKey {
     fn from(key: &str) -> Self {
-        Self::new(key)
+        Self::of(key)
     }
 }
 

@@ -1,13 +1,14 @@
 //! [`MemoryStore`]: idempotency records in this process's memory, bounded in bytes.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
+use hashbrown::{HashTable, hash_table};
 use hookguard::Timestamp;
 
 use super::{
@@ -17,7 +18,8 @@ use crate::metrics;
 
 const DEFAULT_MAX_BYTES: usize = 64 << 20;
 const SHARDS: usize = 32;
-/// What a record costs besides its key and value: the map entry, the index entry and the key's `Arc`.
+/// What a record costs besides its key and value: its bucket and allocation, its index entry and the key's
+/// `Arc`.
 const ENTRY_OVERHEAD: usize = 128;
 /// What a small completed record costs against the bound (a short key, a short JSON answer), to size the
 /// tables up front: growing a table of a few hundred thousand records on the request path costs more than
@@ -96,48 +98,88 @@ pub struct MemoryStats {
 
 #[derive(Default)]
 struct Shard {
-    records: HashMap<IdempotencyKey, Entry>,
-    /// In-progress records, by the time they may be collected (lease deadline + retention). Only the
-    /// handlers running now are in it, so it stays small.
-    held: BTreeMap<Slot, IdempotencyKey>,
+    /// The records, found by their key's hash, computed once per call.
+    table: HashTable<Bucket>,
+    /// In-progress records, by the time they may be collected (lease deadline + retention), with their
+    /// key's hash. Only the handlers running now are in it, so it stays small.
+    held: BTreeMap<Slot, u64>,
     /// Completed records in the order they completed, one queue per retention: within one the deadlines
-    /// only grow, so the front is the soonest to expire, for expiry and eviction alike. A removed record's
-    /// place is left behind and skipped when it reaches the front (its sequence number no longer matches).
-    completed: Vec<(Duration, VecDeque<(Slot, IdempotencyKey)>)>,
+    /// only grow, so the front is the soonest to expire, for expiry and eviction alike. A removed or
+    /// rewritten record's place is left behind and skipped when it reaches the front (no bucket holds its
+    /// sequence number any more).
+    completed: Vec<(Duration, VecDeque<Queued>)>,
     bytes: usize,
     seq: u64,
 }
 
-/// A position in a deadline index: the deadline, then a sequence number that makes it unique.
+/// A position in a deadline index: the deadline, then the record's sequence number, which is unique.
 type Slot = (i64, u64);
 
-/// A record as this store keeps it: in progress as plain fields, completed as its [`Record`] encoding,
-/// which is decoded only to be replayed or checked.
+/// A completed record's place in its expiry queue: its deadline, its sequence number and its key's hash,
+/// so that expiry and eviction find the record without reading any key.
+type Queued = (i64, u64, u64);
+
+/// A table slot: the key's hash and the record's sequence number beside the record, so that a probe reads a
+/// key only when the hash matches, and an index entry is matched by number alone.
+struct Bucket {
+    hash: u64,
+    seq: u64,
+    entry: Entry,
+}
+
+impl Bucket {
+    fn holds(&self, hash: u64, key: &IdempotencyKey) -> bool {
+        self.hash == hash && self.entry.key() == key.as_str().as_bytes()
+    }
+}
+
+/// A record as this store keeps it. A completed one is its key followed by its [`Record`] encoding, in one
+/// allocation: evicting it frees one block, which on a full store is most of what a new record costs. An
+/// in-progress one is boxed: only the handlers running now are in progress.
 enum Entry {
-    Held {
-        fingerprint: [u8; 32],
-        token: Token,
-        lease_until: Timestamp,
-        /// The retention asked for at claim, so that an extension moves the collection time too.
-        retention: Duration,
-        slot: Slot,
-    },
-    Done {
-        value: Bytes,
-        slot: Slot,
-    },
+    Held(Box<Held>),
+    Done { value: Bytes, key_len: usize },
+}
+
+struct Held {
+    key: IdempotencyKey,
+    fingerprint: [u8; 32],
+    token: Token,
+    lease_until: Timestamp,
+    /// The retention asked for at claim, so that an extension moves the collection time too.
+    retention: Duration,
+    /// When it may be collected: its place in the held index, with the bucket's sequence number.
+    collect_at: i64,
 }
 
 /// What an in-progress entry counts against the bound besides its key: the fields of an encoded record.
 const HELD_SIZE: usize = 58;
 
 impl Entry {
-    fn size(&self, key: &IdempotencyKey) -> usize {
-        let value = match self {
-            Self::Held { .. } => HELD_SIZE,
-            Self::Done { value, .. } => value.len(),
-        };
-        key.as_str().len() + value + ENTRY_OVERHEAD
+    fn done(key: &IdempotencyKey, record: &Record) -> Result<Self, StoreError> {
+        let key = key.as_str().as_bytes();
+        let mut value = BytesMut::with_capacity(key.len() + record.encoded_len());
+        value.put_slice(key);
+        record.encode_into(&mut value)?;
+        Ok(Self::Done {
+            value: value.freeze(),
+            key_len: key.len(),
+        })
+    }
+
+    fn key(&self) -> &[u8] {
+        match self {
+            Self::Held(held) => held.key.as_str().as_bytes(),
+            Self::Done { value, key_len } => value.get(..*key_len).unwrap_or_default(),
+        }
+    }
+
+    fn size(&self) -> usize {
+        ENTRY_OVERHEAD
+            + match self {
+                Self::Held(held) => held.key.as_str().len() + HELD_SIZE,
+                Self::Done { value, .. } => value.len(),
+            }
     }
 }
 
@@ -168,7 +210,7 @@ impl MemoryStore {
     pub fn stats(&self) -> MemoryStats {
         let (records, bytes) = self.inner.shards.iter().fold((0, 0), |(n, b), s| {
             let shard = lock(s);
-            (n + shard.records.len(), b + shard.bytes)
+            (n + shard.table.len(), b + shard.bytes)
         });
         MemoryStats {
             records,
@@ -183,33 +225,41 @@ impl MemoryStore {
     #[cfg(feature = "conformance")]
     #[doc(hidden)]
     pub fn insert_raw(&self, key: &IdempotencyKey, value: Bytes, now: Timestamp) {
-        self.shard(key)
-            .insert_done(key, value, now + Duration::from_secs(3600), Duration::ZERO);
+        let (mut shard, hash) = self.shard(key);
+        let key_len = key.as_str().len();
+        let mut stored = BytesMut::with_capacity(key_len + value.len());
+        stored.put_slice(key.as_str().as_bytes());
+        stored.put_slice(&value);
+        let entry = Entry::Done {
+            value: stored.freeze(),
+            key_len,
+        };
+        let expires_at = now + Duration::from_secs(3600);
+        shard.insert_done(hash, key, entry, expires_at, Duration::ZERO);
     }
 
-    fn shard(&self, key: &IdempotencyKey) -> MutexGuard<'_, Shard> {
-        // The modulo keeps the index below SHARDS, so the cast cannot truncate a meaningful value.
+    /// The shard holding `key`, locked, and the key's hash, which the shard's table is probed with.
+    fn shard(&self, key: &IdempotencyKey) -> (MutexGuard<'_, Shard>, u64) {
+        let hash = self.inner.hasher.hash_one(key);
+        // Bits the table uses neither for its bucket index (the low ones) nor for its tags (the top seven),
+        // so that the records of one shard still spread over all of its buckets. The mask keeps the index
+        // below SHARDS, so the cast cannot truncate a meaningful value.
         #[allow(clippy::cast_possible_truncation)]
-        let i = (self.inner.hasher.hash_one(key) % SHARDS as u64) as usize;
-        lock(&self.inner.shards[i])
+        let i = ((hash >> 40) as usize) & (SHARDS - 1);
+        (lock(&self.inner.shards[i]), hash)
     }
 
     /// The record under `key`; a completed value that does not decode is dropped and counted.
-    fn read(&self, shard: &mut Shard, key: &IdempotencyKey) -> Option<Record> {
-        let value = match shard.records.get(key)? {
-            Entry::Held {
-                fingerprint,
-                token,
-                lease_until,
-                ..
-            } => {
+    fn read(&self, shard: &mut Shard, hash: u64, key: &IdempotencyKey) -> Option<Record> {
+        let value = match &shard.find(hash, key)?.entry {
+            Entry::Held(held) => {
                 return Some(Record::InProgress {
-                    fingerprint: *fingerprint,
-                    token: *token,
-                    lease_until: *lease_until,
+                    fingerprint: held.fingerprint,
+                    token: held.token,
+                    lease_until: held.lease_until,
                 });
             }
-            Entry::Done { value, .. } => value.clone(),
+            Entry::Done { value, key_len } => value.slice(*key_len..),
         };
         match Record::decode(value) {
             Ok(record) => Some(record),
@@ -217,7 +267,7 @@ impl MemoryStore {
                 tracing::warn!(%key, %error, "corrupt idempotency record; treating it as absent");
                 self.inner.corrupt.fetch_add(1, Ordering::Relaxed);
                 metrics::corrupt_record();
-                shard.remove(key);
+                shard.remove(hash, key);
                 None
             }
         }
@@ -231,9 +281,9 @@ impl MemoryStore {
         retention: Duration,
         now: Timestamp,
     ) -> Result<Claim, StoreError> {
-        let mut shard = self.shard(key);
+        let (mut shard, hash) = self.shard(key);
         shard.expire(now, EXPIRE_PER_CALL);
-        let took_over = match self.read(&mut shard, key) {
+        let took_over = match self.read(&mut shard, hash, key) {
             Some(Record::InProgress { lease_until, .. }) if now >= lease_until => true,
             Some(Record::Completed { expires_at, .. }) if now >= expires_at => false,
             Some(record) if *record.fingerprint() != fingerprint => return Ok(Claim::Mismatch),
@@ -244,7 +294,14 @@ impl MemoryStore {
             None => false,
         };
         let token = Token::random();
-        shard.hold(key, fingerprint, token, deadline(now, lease), retention);
+        shard.hold(
+            hash,
+            key,
+            fingerprint,
+            token,
+            deadline(now, lease),
+            retention,
+        );
         self.keep_within_bound(&mut shard);
         Ok(Claim::Acquired { token, took_over })
     }
@@ -253,16 +310,14 @@ impl MemoryStore {
     /// or not).
     fn held(
         shard: &Shard,
+        hash: u64,
         key: &IdempotencyKey,
         token: &Token,
     ) -> Result<([u8; 32], Duration), StoreError> {
-        match shard.records.get(key) {
-            Some(Entry::Held {
-                fingerprint,
-                token: held,
-                retention,
-                ..
-            }) if held == token => Ok((*fingerprint, *retention)),
+        match shard.find(hash, key).map(|b| &b.entry) {
+            Some(Entry::Held(held)) if held.token == *token => {
+                Ok((held.fingerprint, held.retention))
+            }
             _ => Err(StoreError::LeaseLost),
         }
     }
@@ -275,17 +330,16 @@ impl MemoryStore {
         retention: Duration,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut shard = self.shard(key);
+        let (mut shard, hash) = self.shard(key);
         shard.expire(now, EXPIRE_PER_CALL);
-        let (fingerprint, _) = Self::held(&shard, key, token)?;
+        let (fingerprint, _) = Self::held(&shard, hash, key, token)?;
         let expires_at = deadline(now, retention);
-        let value = Record::Completed {
+        let record = Record::Completed {
             fingerprint,
             expires_at,
             response,
-        }
-        .encode()?;
-        shard.insert_done(key, value, expires_at, retention);
+        };
+        shard.insert_done(hash, key, Entry::done(key, &record)?, expires_at, retention);
         self.keep_within_bound(&mut shard);
         Ok(())
     }
@@ -297,16 +351,23 @@ impl MemoryStore {
         lease: Duration,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut shard = self.shard(key);
-        let (fingerprint, retention) = Self::held(&shard, key, token)?;
-        shard.hold(key, fingerprint, *token, deadline(now, lease), retention);
+        let (mut shard, hash) = self.shard(key);
+        let (fingerprint, retention) = Self::held(&shard, hash, key, token)?;
+        shard.hold(
+            hash,
+            key,
+            fingerprint,
+            *token,
+            deadline(now, lease),
+            retention,
+        );
         Ok(())
     }
 
     fn release_now(&self, key: &IdempotencyKey, token: &Token) {
-        let mut shard = self.shard(key);
-        if Self::held(&shard, key, token).is_ok() {
-            shard.remove(key);
+        let (mut shard, hash) = self.shard(key);
+        if Self::held(&shard, hash, key, token).is_ok() {
+            shard.remove(hash, key);
         }
     }
 
@@ -326,19 +387,19 @@ impl MemoryStore {
 impl Shard {
     fn with_room_for(records: usize) -> Self {
         Self {
-            records: HashMap::with_capacity(records.min(MAX_PRESIZE)),
+            table: HashTable::with_capacity(records.min(MAX_PRESIZE)),
             ..Self::default()
         }
     }
 
-    fn slot(&mut self, at: Timestamp) -> Slot {
-        self.seq += 1;
-        (at.as_unix_millis(), self.seq)
+    fn find(&self, hash: u64, key: &IdempotencyKey) -> Option<&Bucket> {
+        self.table.find(hash, |b| b.holds(hash, key))
     }
 
     /// (Re)writes `key` as in progress, held by `token` until `lease_until`.
     fn hold(
         &mut self,
+        hash: u64,
         key: &IdempotencyKey,
         fingerprint: [u8; 32],
         token: Token,
@@ -346,30 +407,29 @@ impl Shard {
         retention: Duration,
     ) {
         // Never collected before its holder could still complete it.
-        let slot = self.slot(lease_until + retention);
-        self.put(
-            key,
-            Entry::Held {
-                fingerprint,
-                token,
-                lease_until,
-                retention,
-                slot,
-            },
-        );
-        self.held.insert(slot, key.clone());
+        let collect_at = (lease_until + retention).as_unix_millis();
+        let entry = Entry::Held(Box::new(Held {
+            key: key.clone(),
+            fingerprint,
+            token,
+            lease_until,
+            retention,
+            collect_at,
+        }));
+        let seq = self.put(hash, key, entry);
+        self.held.insert((collect_at, seq), hash);
     }
 
-    /// Writes `key` as completed, with its encoded record, queued to expire at `expires_at`.
+    /// Writes `key`'s completed `entry`, queued to expire at `expires_at`.
     fn insert_done(
         &mut self,
+        hash: u64,
         key: &IdempotencyKey,
-        value: Bytes,
+        entry: Entry,
         expires_at: Timestamp,
         retention: Duration,
     ) {
-        let slot = self.slot(expires_at);
-        self.put(key, Entry::Done { value, slot });
+        let seq = self.put(hash, key, entry);
         let queue = match self.completed.iter().position(|(r, _)| *r == retention) {
             Some(i) => &mut self.completed[i].1,
             None => {
@@ -377,30 +437,51 @@ impl Shard {
                 &mut self.completed.last_mut().expect("just pushed").1
             }
         };
-        queue.push_back((slot, key.clone()));
+        queue.push_back((expires_at.as_unix_millis(), seq, hash));
     }
 
-    /// Puts `entry` under `key` in place of what was there, keeping the byte count and the held index.
-    fn put(&mut self, key: &IdempotencyKey, entry: Entry) {
-        self.bytes += entry.size(key);
-        // One probe of the table whether the key is new or not.
-        if let Some(old) = self.records.insert(key.clone(), entry) {
-            self.forget(key, &old);
+    /// Puts `entry` under `key` in place of what was there (in the same bucket), keeping the byte count and
+    /// the held index; returns the record's new sequence number.
+    fn put(&mut self, hash: u64, key: &IdempotencyKey, entry: Entry) -> u64 {
+        self.seq += 1;
+        let seq = self.seq;
+        self.bytes += entry.size();
+        let bucket = Bucket { hash, seq, entry };
+        match self.table.entry(hash, |b| b.holds(hash, key), |b| b.hash) {
+            hash_table::Entry::Occupied(mut occupied) => {
+                let old = std::mem::replace(occupied.get_mut(), bucket);
+                self.forget(&old);
+            }
+            hash_table::Entry::Vacant(vacant) => {
+                vacant.insert(bucket);
+            }
+        }
+        seq
+    }
+
+    fn remove(&mut self, hash: u64, key: &IdempotencyKey) {
+        if let Ok(found) = self.table.find_entry(hash, |b| b.holds(hash, key)) {
+            let (bucket, _) = found.remove();
+            self.forget(&bucket);
         }
     }
 
-    fn remove(&mut self, key: &IdempotencyKey) {
-        if let Some(old) = self.records.remove(key) {
-            self.forget(key, &old);
-        }
+    /// Removes the record numbered `seq` under `hash`, if it is still there; whether it was.
+    fn remove_numbered(&mut self, hash: u64, seq: u64) -> bool {
+        let Ok(found) = self.table.find_entry(hash, |b| b.seq == seq) else {
+            return false;
+        };
+        let (bucket, _) = found.remove();
+        self.forget(&bucket);
+        true
     }
 
-    /// Takes a replaced or removed entry out of the byte count and the held index; a completed entry's
+    /// Takes a replaced or removed record out of the byte count and the held index; a completed record's
     /// queue place is skipped once it reaches the front.
-    fn forget(&mut self, key: &IdempotencyKey, old: &Entry) {
-        self.bytes -= old.size(key);
-        if let Entry::Held { slot, .. } = old {
-            self.held.remove(slot);
+    fn forget(&mut self, old: &Bucket) {
+        self.bytes -= old.entry.size();
+        if let Entry::Held(held) = &old.entry {
+            self.held.remove(&(held.collect_at, old.seq));
         }
     }
 
@@ -412,23 +493,19 @@ impl Shard {
                 .completed
                 .iter_mut()
                 .filter(|(_, q)| !q.is_empty())
-                .min_by_key(|(_, q)| q.front().map(|(slot, _)| *slot))
+                .min_by_key(|(_, q)| q.front().map(|&(at, seq, _)| (at, seq)))
                 .map(|(_, q)| q)
             else {
                 return false;
             };
-            let Some(((at, _), _)) = queue.front() else {
-                return false;
-            };
-            if *at > by {
-                return false;
+            match queue.front() {
+                Some(&(at, _, _)) if at <= by => {}
+                _ => return false,
             }
-            let Some((slot, key)) = queue.pop_front() else {
+            let Some((_, seq, hash)) = queue.pop_front() else {
                 return false;
             };
-            if matches!(self.records.get(&key), Some(Entry::Done { slot: live, .. }) if *live == slot)
-            {
-                self.remove(&key);
+            if self.remove_numbered(hash, seq) {
                 return true;
             }
         }
@@ -442,15 +519,16 @@ impl Shard {
             removed += 1;
         }
         while removed < limit {
-            let Some(key) = self
-                .held
-                .first_key_value()
-                .filter(|((at, _), _)| *at <= now)
-                .map(|(_, key)| key.clone())
-            else {
+            let Some((&(at, seq), &hash)) = self.held.first_key_value() else {
                 break;
             };
-            self.remove(&key);
+            if at > now {
+                break;
+            }
+            if !self.remove_numbered(hash, seq) {
+                // An index entry without its record cannot be left at the front.
+                self.held.remove(&(at, seq));
+            }
             removed += 1;
         }
         removed

@@ -207,7 +207,24 @@ impl Record {
     /// # Errors
     /// [`StoreError::TooLarge`] if a completed record's response passes one of the limits.
     pub fn encode(&self) -> Result<Bytes, StoreError> {
-        let mut out = BytesMut::new();
+        let mut out = BytesMut::with_capacity(self.encoded_len());
+        self.encode_into(&mut out)?;
+        Ok(out.freeze())
+    }
+
+    /// How many bytes [`encode`](Self::encode) writes.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            Self::InProgress { .. } => HEAD + 24,
+            Self::Completed { response, .. } => HEAD + 8 + response.encoded_len(),
+        }
+    }
+
+    /// Appends the record's encoding to `out` (a store that keeps more in the same buffer).
+    ///
+    /// # Errors
+    /// [`StoreError::TooLarge`] if a completed record's response passes one of the limits.
+    pub fn encode_into(&self, out: &mut BytesMut) -> Result<(), StoreError> {
         match self {
             Self::InProgress {
                 fingerprint,
@@ -215,7 +232,7 @@ impl Record {
                 lease_until,
             } => {
                 out.reserve(HEAD + 24);
-                put_head(&mut out, IN_PROGRESS, fingerprint);
+                put_head(out, IN_PROGRESS, fingerprint);
                 out.put_slice(token.as_bytes());
                 out.put_i64(lease_until.as_unix_millis());
             }
@@ -225,12 +242,12 @@ impl Record {
                 response,
             } => {
                 out.reserve(HEAD + 8 + response.encoded_len());
-                put_head(&mut out, COMPLETED, fingerprint);
+                put_head(out, COMPLETED, fingerprint);
                 out.put_i64(expires_at.as_unix_millis());
-                response.encode(&mut out)?;
+                response.encode(out)?;
             }
         }
-        Ok(out.freeze())
+        Ok(())
     }
 
     /// Reads a record back; a completed record's body and header values share `bytes`.

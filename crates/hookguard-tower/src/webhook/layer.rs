@@ -76,22 +76,35 @@ impl Config {
 /// `"{scheme}:sha256:{fingerprint}"`.
 pub(crate) fn default_key(verified: &Verified<'_>, fingerprint: &[u8; 32]) -> IdempotencyKey {
     let scheme = verified.scheme();
-    // Built by hand: `format!` costs more than the rest of the key together.
-    let mut key = String::with_capacity(scheme.len() + 72);
-    key.push_str(scheme);
-    key.push(':');
     match verified.id() {
-        Some(id) if verified.id_is_signed() => key.push_str(id),
+        Some(id) if verified.id_is_signed() => joined(&[scheme, ":", id]),
         _ => {
             let mut hex = [0; 64];
-            // 64 hex digits for 32 bytes: the buffer fits exactly.
-            if hex::encode_to_slice(fingerprint, &mut hex).is_ok() {
-                key.push_str("sha256:");
-                key.push_str(std::str::from_utf8(&hex).unwrap_or_default());
+            // 64 hex digits for 32 bytes: the buffer fits exactly, and the digits are UTF-8.
+            match hex::encode_to_slice(fingerprint, &mut hex).map(|()| std::str::from_utf8(&hex)) {
+                Ok(Ok(digits)) => joined(&[scheme, ":sha256:", digits]),
+                _ => joined(&[scheme, ":sha256:", &hex::encode(fingerprint)]),
             }
         }
     }
-    IdempotencyKey::new(key)
+}
+
+/// `parts` as one key, joined on the stack so that the key's own allocation is the only one: `format!` or
+/// a `String` would cost more than the rest of the key together.
+fn joined(parts: &[&str]) -> IdempotencyKey {
+    let mut buf = [0; IdempotencyKey::MAX_LEN];
+    let mut len = 0;
+    for part in parts {
+        let Some(to) = buf.get_mut(len..len + part.len()) else {
+            // Longer than a key is kept: it is hashed anyway.
+            return IdempotencyKey::new(parts.concat());
+        };
+        to.copy_from_slice(part.as_bytes());
+        len += part.len();
+    }
+    // Whole strings joined are UTF-8: the fallback is never taken.
+    std::str::from_utf8(&buf[..len])
+        .map_or_else(|_| IdempotencyKey::new(parts.concat()), IdempotencyKey::of)
 }
 
 /// Headers that frame a message or belong to one connection: replaying a stored one would corrupt the
@@ -363,5 +376,42 @@ mod tests {
             .replay_header(HeaderName::from_static("location"))
             .unwrap();
         assert!(kept.config.replay_headers.contains(&http::header::LOCATION));
+    }
+
+    #[test]
+    fn default_keys_are_the_signed_id_or_the_fingerprint_and_long_ones_are_hashed() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let scheme = hookguard::Scheme::standard_webhooks();
+        let signer = hookguard::Signer::new(scheme.clone(), secret).unwrap();
+        let verifier = Verifier::new(scheme, secret).unwrap();
+        let body = b"{}";
+        let key_for = |id: &str| {
+            let now = verifier.clock().now_unix();
+            let headers = signer.sign(id, now, body).unwrap();
+            let verified = verifier.verify(&headers, body).unwrap();
+            default_key(&verified, &crate::fingerprint(body))
+        };
+        assert_eq!(key_for("msg_1").as_str(), "standard-webhooks:msg_1");
+        let at_limit = "i".repeat(IdempotencyKey::MAX_LEN - "standard-webhooks:".len());
+        assert_eq!(
+            key_for(&at_limit).as_str(),
+            format!("standard-webhooks:{at_limit}")
+        );
+        let over = format!("{at_limit}i");
+        assert_eq!(
+            key_for(&over),
+            IdempotencyKey::new(format!("standard-webhooks:{over}"))
+        );
+        assert!(key_for(&over).as_str().starts_with("sha256:"));
+
+        let github = hookguard::Scheme::github();
+        let signer = hookguard::Signer::new(github.clone(), secret).unwrap();
+        let verifier = Verifier::new(github, secret).unwrap();
+        let headers = signer.sign("delivery-1", 0, body).unwrap();
+        let verified = verifier.verify(&headers, body).unwrap();
+        assert_eq!(
+            default_key(&verified, &[0xab; 32]).as_str(),
+            format!("github:sha256:{}", "ab".repeat(32))
+        );
     }
 }
