@@ -18,19 +18,28 @@ bin=target/release/examples/load_receiver
 # Enough unique ids that no run wraps around (the summary line says if one did).
 "$bin" sign 2000000 > "$requests"
 
+# utime + stime of a process, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 for round in $(seq 1 "$rounds"); do
   for mode in $modes; do
     taskset -c 0 "$bin" serve "$mode" &
+    server=$!
     for _ in $(seq 1 50); do
       (exec 3<>/dev/tcp/127.0.0.1/3100) 2>/dev/null && break
       sleep 0.1
     done
+    cpu_before=$(cpu_ticks "$server")
     out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" -s examples/load_signed.lua http://127.0.0.1:3100/ -- "$requests" 1)
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     mean=$(awk '/Latency/ {print $2}' <<<"$out")
     bad=$(awk -F': ' '/non-2xx/ {print $2}' <<<"$out")
     wrapped=$(awk '/wrapped/ {print $(NF-1)}' <<<"$out")
-    echo "round $round $mode: $rps req/s, mean latency $mean, non-2xx $bad, id wrap-arounds $wrapped"
+    done_requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    # The server's own CPU time per request: what the layer costs, whether or not wrk kept the core busy.
+    cpu_us=$(awk -v t="$(( $(cpu_ticks "$server") - cpu_before ))" -v hz="$(getconf CLK_TCK)" -v n="$done_requests" \
+      'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
+    echo "round $round $mode: $rps req/s, server CPU $cpu_us µs/request, mean latency $mean, non-2xx $bad, id wrap-arounds $wrapped"
     kill %1
     wait %1 2>/dev/null || true
   done

@@ -1,15 +1,17 @@
 //! The receive path's cost per request, in-process (no sockets), side by side in one run: a bare tower
 //! service, the same service behind `WebhookLayer` verifying, and behind it with `MemoryStore` idempotency,
 //! each on a fresh 1 KiB Standard Webhooks delivery (a new id every iteration, signed outside the timing);
-//! plus `Verifier::verify` alone on the same requests, so that the layer's own work can be told apart from
-//! the verification, and the SHA-256 fingerprint alone.
+//! what the layer adds to the bare service and what idempotency adds to verifying, each timed in
+//! alternating blocks (the `*-over-*` benchmarks report the difference itself); plus `Verifier::verify`
+//! alone on the same requests, so that the layer's own work can be told apart from the verification, and
+//! the SHA-256 fingerprint alone.
 //!
 //! Run with: `cargo bench -p hookguard-tower --bench layer -- --warm-up-time 1 --measurement-time 3`
 
 use std::convert::Infallible;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -74,6 +76,54 @@ where
     });
 }
 
+/// How much longer `b` takes than `a` for `iters` fresh deliveries each, run in alternating blocks (in
+/// alternating order) so that the machine's drift hits both alike: criterion runs its benchmarks one after
+/// the other, and on a shared machine two runs seconds apart can differ by more than the difference sought.
+fn difference<A, B, BodyA, BodyB>(
+    runtime: &tokio::runtime::Runtime,
+    deliveries: &Deliveries,
+    (a, b): (&A, &B),
+    iters: u64,
+) -> Duration
+where
+    A: Service<http::Request<Full<Bytes>>, Response = http::Response<BodyA>, Error = Infallible>
+        + Clone,
+    B: Service<http::Request<Full<Bytes>>, Response = http::Response<BodyB>, Error = Infallible>
+        + Clone,
+    BodyA: http_body::Body<Data = Bytes>,
+    BodyA::Error: std::fmt::Debug,
+    BodyB: http_body::Body<Data = Bytes>,
+    BodyB::Error: std::fmt::Debug,
+{
+    const BLOCK: u64 = 64;
+    let (mut time_a, mut time_b) = (Duration::ZERO, Duration::ZERO);
+    let mut done = 0;
+    while done < iters {
+        let n = BLOCK.min(iters - done);
+        let for_a: Vec<_> = (0..n).map(|_| deliveries.request()).collect();
+        let for_b: Vec<_> = (0..n).map(|_| deliveries.request()).collect();
+        let timed_a = |reqs: Vec<_>| {
+            let started = Instant::now();
+            reqs.into_iter().for_each(|req| run(runtime, a, req));
+            started.elapsed()
+        };
+        let timed_b = |reqs: Vec<_>| {
+            let started = Instant::now();
+            reqs.into_iter().for_each(|req| run(runtime, b, req));
+            started.elapsed()
+        };
+        if (done / BLOCK).is_multiple_of(2) {
+            time_a += timed_a(for_a);
+            time_b += timed_b(for_b);
+        } else {
+            time_b += timed_b(for_b);
+            time_a += timed_a(for_a);
+        }
+        done += n;
+    }
+    time_b.saturating_sub(time_a)
+}
+
 fn receive_path(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -94,7 +144,13 @@ fn receive_path(c: &mut Criterion) {
     let idempotent = ServiceBuilder::new()
         .layer(WebhookLayer::new(verifier.clone()).idempotency(MemoryStore::new()))
         .service_fn(handler);
-
+    // The default store fills its 64 MiB within the warm-up and then evicts one record per new one, as a
+    // busy receiver's does; this one never fills in a run, as a receiver's below its bound.
+    let below_bound = ServiceBuilder::new()
+        .layer(
+            WebhookLayer::new(verifier.clone()).idempotency(MemoryStore::with_max_bytes(8 << 30)),
+        )
+        .service_fn(handler);
     let mut group = c.benchmark_group("receive-1024");
     group.bench_function("bare", |b| {
         b.iter_batched(
@@ -116,6 +172,15 @@ fn receive_path(c: &mut Criterion) {
             |req| run(&runtime, &idempotent, req),
             BatchSize::SmallInput,
         );
+    });
+    group.bench_function("layer-over-bare", |b| {
+        b.iter_custom(|iters| difference(&runtime, &deliveries, (&bare, &verify), iters));
+    });
+    group.bench_function("idempotency-over-verify", |b| {
+        b.iter_custom(|iters| difference(&runtime, &deliveries, (&verify, &idempotent), iters));
+    });
+    group.bench_function("idempotency-over-verify-below-bound", |b| {
+        b.iter_custom(|iters| difference(&runtime, &deliveries, (&verify, &below_bound), iters));
     });
     group.bench_function("verifier-alone", |b| {
         b.iter_batched(
