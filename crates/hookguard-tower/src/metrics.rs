@@ -113,9 +113,11 @@ pub(crate) fn corrupt_record() {
     idempotency("corrupt");
 }
 
-/// A completed record evicted from a bounded store before its retention ran out.
-pub(crate) fn evicted() {
-    metrics::counter!(EVICTIONS_TOTAL).increment(1);
+/// Completed records evicted from a bounded store before their retention ran out.
+pub(crate) fn evicted(records: u64) {
+    if records > 0 {
+        metrics::counter!(EVICTIONS_TOTAL).increment(records);
+    }
 }
 
 /// A claim extended by the heartbeat while its handler runs.
