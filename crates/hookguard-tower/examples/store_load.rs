@@ -18,13 +18,29 @@ use hookguard_tower::store::{
 };
 use http::StatusCode;
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (backend, concurrency, ops) = match &args[..] {
-        [b, c, n, ..] => (b.as_str(), c.parse::<u64>()?, n.parse::<u64>()?),
+        [b, c, n, ..] => (b.to_owned(), c.parse::<u64>()?, n.parse::<u64>()?),
         _ => return Err("usage: store_load redis|postgres CONCURRENCY OPS [claim-only]".into()),
     };
+    // As many threads as the tool each run is compared with: redis-benchmark is one event loop, and
+    // stores.sh runs pgbench with `-j 2`. On this two-core machine two workers against Redis measured the
+    // client's threads waking each other and competing with redis-server (half the operations per second).
+    let workers = if backend == "redis" { 1 } else { 2 };
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()?
+        .block_on(run(&backend, concurrency, ops, &args))
+}
+
+async fn run(
+    backend: &str,
+    concurrency: u64,
+    ops: u64,
+    args: &[String],
+) -> Result<(), Box<dyn std::error::Error>> {
     let claim_only = args.get(3).map(String::as_str) == Some("claim-only");
     let tag: String = Token::random().as_bytes()[..6]
         .iter()
