@@ -158,7 +158,8 @@ impl PostgresStore {
     }
 
     /// A store on the caller's own pool (set its `acquire_timeout`, and `statement_timeout` in its
-    /// connect options, to bound how long a call may wait).
+    /// connect options, to bound how long a call may wait; [`pool_options`](Self::pool_options) is a
+    /// starting point).
     pub fn new(pool: PgPool) -> Self {
         Self {
             pool,
