@@ -34,6 +34,10 @@ const EVICT_BATCH: usize = 128;
 const EVICT_TOUCH: usize = 96;
 /// How many expired records a call collects on its way, so expiry never needs a scan.
 const EXPIRE_PER_CALL: usize = 4;
+/// The size of the blocks completed records' values are written into, one after another (see `Queue`).
+const SEGMENT: usize = 32 << 10;
+/// A value longer than this gets an allocation of its own rather than the rest of a segment.
+const OWN_BLOCK: usize = SEGMENT / 8;
 
 /// Idempotency records in memory: sharded, bounded in bytes, expired by their deadlines.
 ///
@@ -44,6 +48,10 @@ const EXPIRE_PER_CALL: usize = 4;
 /// record's event is handled again if it is redelivered, which a full store would otherwise have answered
 /// with 503 for every new event. In-progress records are never evicted: while many handlers run at once
 /// the store may exceed its bound ([`MemoryStats::over_bound`] counts those times).
+///
+/// A completed record's value is written into a 32 KiB segment shared with the records completed around
+/// it under the same retention, which is freed once its last record goes. The memory held can therefore
+/// pass the bound by the segments only partly in use, at most two per shard and retention (2 MiB).
 ///
 /// Expired records are collected a few at a time on every call, from an index ordered by deadline, and by
 /// [`purge_expired`](IdempotencyStore::purge_expired): no call scans the store.
@@ -108,17 +116,67 @@ struct Shard {
     /// In-progress records, by the time they may be collected (lease deadline + retention), with their
     /// key's hash. Only the handlers running now are in it, so it stays small.
     held: BTreeMap<Slot, u64>,
-    /// Completed records in the order they completed, one queue per retention: within one the deadlines
-    /// only grow, so the front is the soonest to expire, for expiry and eviction alike. A removed or
-    /// rewritten record's place is left behind and skipped when it reaches the front (no bucket holds its
-    /// sequence number any more).
-    completed: Vec<(Duration, VecDeque<Queued>)>,
+    /// Completed records, one queue per retention.
+    completed: Vec<Queue>,
     bytes: usize,
     seq: u64,
 }
 
 /// A position in a deadline index: the deadline, then the record's sequence number, which is unique.
 type Slot = (i64, u64);
+
+/// Completed records of one retention, in the order they completed: their deadlines only grow, so the
+/// front is the soonest to expire, for expiry and eviction alike. A removed or rewritten record's place is
+/// left behind and skipped when it reaches the front (no bucket holds its sequence number any more).
+///
+/// Their values are written one after another into shared segments of [`SEGMENT`] bytes rather than
+/// allocated one by one: records of one retention leave in the order they came, so a segment is freed
+/// whole once its last record goes, and neither completing nor evicting a record calls the allocator
+/// (on a full store, a `malloc` and a `free` of a cold block per request). A segment outlives its records
+/// only while a replayed response still holds its body.
+struct Queue {
+    retention: Duration,
+    places: VecDeque<Queued>,
+    /// The rest of the segment being filled.
+    segment: BytesMut,
+}
+
+impl Queue {
+    fn new(retention: Duration) -> Self {
+        Self {
+            retention,
+            places: VecDeque::new(),
+            segment: BytesMut::new(),
+        }
+    }
+
+    /// `key` followed by what `write` puts (`len` bytes), as one value.
+    fn value(
+        &mut self,
+        key: &[u8],
+        len: usize,
+        write: impl FnOnce(&mut BytesMut) -> Result<(), StoreError>,
+    ) -> Result<Bytes, StoreError> {
+        let need = key.len() + len;
+        if need > OWN_BLOCK {
+            let mut own = BytesMut::with_capacity(need);
+            own.put_slice(key);
+            write(&mut own)?;
+            return Ok(own.freeze());
+        }
+        if self.segment.capacity() < need {
+            self.segment = BytesMut::with_capacity(SEGMENT);
+        }
+        self.segment.put_slice(key);
+        match write(&mut self.segment) {
+            Ok(()) => Ok(self.segment.split().freeze()),
+            Err(error) => {
+                self.segment.clear();
+                Err(error)
+            }
+        }
+    }
+}
 
 /// A completed record's place in its expiry queue: its deadline, its sequence number and its key's hash,
 /// so that expiry and eviction find the record without reading any key.
@@ -139,8 +197,8 @@ impl Bucket {
 }
 
 /// A record as this store keeps it. A completed one is its key followed by its [`Record`] encoding, in one
-/// allocation: evicting it frees one block, which on a full store is most of what a new record costs. An
-/// in-progress one is boxed: only the handlers running now are in progress.
+/// value (in its queue's segment). An in-progress one is boxed: only the handlers running now are in
+/// progress.
 enum Entry {
     Held(Box<Held>),
     Done { value: Bytes, key_len: usize },
@@ -161,17 +219,6 @@ struct Held {
 const HELD_SIZE: usize = 58;
 
 impl Entry {
-    fn done(key: &IdempotencyKey, record: &Record) -> Result<Self, StoreError> {
-        let key = key.as_str().as_bytes();
-        let mut value = BytesMut::with_capacity(key.len() + record.encoded_len());
-        value.put_slice(key);
-        record.encode_into(&mut value)?;
-        Ok(Self::Done {
-            value: value.freeze(),
-            key_len: key.len(),
-        })
-    }
-
     fn key(&self) -> &[u8] {
         match self {
             Self::Held(held) => held.key.as_str().as_bytes(),
@@ -231,16 +278,13 @@ impl MemoryStore {
     #[doc(hidden)]
     pub fn insert_raw(&self, key: &IdempotencyKey, value: Bytes, now: Timestamp) {
         let (mut shard, hash) = self.shard(key);
-        let key_len = key.as_str().len();
-        let mut stored = BytesMut::with_capacity(key_len + value.len());
-        stored.put_slice(key.as_str().as_bytes());
-        stored.put_slice(&value);
-        let entry = Entry::Done {
-            value: stored.freeze(),
-            key_len,
-        };
         let expires_at = now + Duration::from_secs(3600);
-        shard.insert_done(hash, key, entry, expires_at, Duration::ZERO);
+        let written =
+            shard.insert_done(hash, key, expires_at, Duration::ZERO, value.len(), |out| {
+                out.put_slice(&value);
+                Ok(())
+            });
+        written.expect("writing raw bytes cannot fail");
     }
 
     /// The shard holding `key`, locked, and the key's hash, which the shard's table is probed with.
@@ -344,7 +388,14 @@ impl MemoryStore {
             expires_at,
             response,
         };
-        shard.insert_done(hash, key, Entry::done(key, &record)?, expires_at, retention);
+        shard.insert_done(
+            hash,
+            key,
+            expires_at,
+            retention,
+            record.encoded_len(),
+            |out| record.encode_into(out),
+        )?;
         self.keep_within_bound(&mut shard);
         Ok(())
     }
@@ -438,24 +489,35 @@ impl Shard {
         self.held.insert((collect_at, seq), hash);
     }
 
-    /// Writes `key`'s completed `entry`, queued to expire at `expires_at`.
+    /// Writes `key` as completed, its value being what `write` puts (`len` bytes), queued to expire at
+    /// `expires_at`.
     fn insert_done(
         &mut self,
         hash: u64,
         key: &IdempotencyKey,
-        entry: Entry,
         expires_at: Timestamp,
         retention: Duration,
-    ) {
-        let seq = self.put(hash, key, entry);
-        let queue = match self.completed.iter().position(|(r, _)| *r == retention) {
-            Some(i) => &mut self.completed[i].1,
+        len: usize,
+        write: impl FnOnce(&mut BytesMut) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let i = match self.completed.iter().position(|q| q.retention == retention) {
+            Some(i) => i,
             None => {
-                self.completed.push((retention, VecDeque::new()));
-                &mut self.completed.last_mut().expect("just pushed").1
+                self.completed.push(Queue::new(retention));
+                self.completed.len() - 1
             }
         };
-        queue.push_back((expires_at.as_unix_millis(), seq, hash));
+        let key_bytes = key.as_str().as_bytes();
+        let value = self.completed[i].value(key_bytes, len, write)?;
+        let entry = Entry::Done {
+            value,
+            key_len: key_bytes.len(),
+        };
+        let seq = self.put(hash, key, entry);
+        self.completed[i]
+            .places
+            .push_back((expires_at.as_unix_millis(), seq, hash));
+        Ok(())
     }
 
     /// Puts `entry` under `key` in place of what was there (in the same bucket), keeping the byte count and
@@ -503,20 +565,13 @@ impl Shard {
         }
     }
 
-    /// Reads the first `n` records of each expiry queue (their buckets and values) before a batch is
-    /// evicted. They are cold: reading them in a loop that does nothing else lets the processor wait for
-    /// their cache misses together, where evicting them one by one (a `free` between each) waits for each in
-    /// turn.
+    /// Reads the buckets of the first `n` records of each expiry queue before a batch is evicted. They are
+    /// cold: reading them in a loop that does nothing else lets the processor wait for their cache misses
+    /// together, where evicting them one by one waits for each in turn.
     fn touch_eviction_candidates(&self, n: usize) {
-        for (_, queue) in &self.completed {
-            for &(_, seq, hash) in queue.iter().take(n) {
-                if let Some(Bucket {
-                    entry: Entry::Done { value, .. },
-                    ..
-                }) = self.table.find(hash, |b| b.seq == seq)
-                {
-                    std::hint::black_box(value.first());
-                }
+        for queue in &self.completed {
+            for &(_, seq, hash) in queue.places.iter().take(n) {
+                std::hint::black_box(self.table.find(hash, |b| b.seq == seq).is_some());
             }
         }
     }
@@ -528,9 +583,9 @@ impl Shard {
             let Some(queue) = self
                 .completed
                 .iter_mut()
-                .filter(|(_, q)| !q.is_empty())
-                .min_by_key(|(_, q)| q.front().map(|&(at, seq, _)| (at, seq)))
-                .map(|(_, q)| q)
+                .map(|q| &mut q.places)
+                .filter(|q| !q.is_empty())
+                .min_by_key(|q| q.front().map(|&(at, seq, _)| (at, seq)))
             else {
                 return false;
             };
