@@ -34,8 +34,11 @@ const EVICT_BATCH: usize = 128;
 const EVICT_TOUCH: usize = 96;
 /// How many expired records a call collects on its way, so expiry never needs a scan.
 const EXPIRE_PER_CALL: usize = 4;
-/// The size of the blocks completed records' values are written into, one after another (see `Queue`).
+/// The largest of the blocks completed records' values are written into, one after another (see `Queue`).
 const SEGMENT: usize = 32 << 10;
+/// The smallest such block: a queue of few records gets small ones, so that one long-lived record cannot
+/// keep a large block alive.
+const MIN_SEGMENT: usize = 1 << 10;
 /// A value longer than this gets an allocation of its own rather than the rest of a segment.
 const OWN_BLOCK: usize = SEGMENT / 8;
 
@@ -129,8 +132,8 @@ type Slot = (i64, u64);
 /// front is the soonest to expire, for expiry and eviction alike. A removed or rewritten record's place is
 /// left behind and skipped when it reaches the front (no bucket holds its sequence number any more).
 ///
-/// Their values are written one after another into shared segments of [`SEGMENT`] bytes rather than
-/// allocated one by one: records of one retention leave in the order they came, so a segment is freed
+/// Their values are written one after another into shared segments (of [`SEGMENT`] bytes once the queue
+/// holds 128 records or more, smaller before) rather than allocated one by one: records of one retention leave in the order they came, so a segment is freed
 /// whole once its last record goes, and neither completing nor evicting a record calls the allocator
 /// (on a full store, a `malloc` and a `free` of a cold block per request). A segment outlives its records
 /// only while a replayed response still holds its body.
@@ -165,7 +168,8 @@ impl Queue {
             return Ok(own.freeze());
         }
         if self.segment.capacity() < need {
-            self.segment = BytesMut::with_capacity(SEGMENT);
+            let size = (self.places.len() * TYPICAL_RECORD).clamp(MIN_SEGMENT, SEGMENT);
+            self.segment = BytesMut::with_capacity(size.max(need));
         }
         self.segment.put_slice(key);
         match write(&mut self.segment) {
