@@ -584,22 +584,24 @@ impl Shard {
     /// Places left behind by records that are gone are dropped on the way.
     fn pop_completed(&mut self, by: i64) -> bool {
         loop {
-            let Some(queue) = self
+            let Some((i, &(at, seq, hash))) = self
                 .completed
-                .iter_mut()
-                .map(|q| &mut q.places)
-                .filter(|q| !q.is_empty())
-                .min_by_key(|q| q.front().map(|&(at, seq, _)| (at, seq)))
+                .iter()
+                .enumerate()
+                .filter_map(|(i, q)| Some((i, q.places.front()?)))
+                .min_by_key(|&(_, &(at, seq, _))| (at, seq))
             else {
                 return false;
             };
-            match queue.front() {
-                Some(&(at, _, _)) if at <= by => {}
-                _ => return false,
-            }
-            let Some((_, seq, hash)) = queue.pop_front() else {
+            if at > by {
                 return false;
-            };
+            }
+            let places = &mut self.completed[i].places;
+            places.pop_front();
+            if places.is_empty() {
+                // A queue lives only while it has records, however many retentions callers use.
+                self.completed.swap_remove(i);
+            }
             if self.remove_numbered(hash, seq) {
                 return true;
             }
@@ -796,6 +798,43 @@ mod tests {
         let stats = store.stats();
         assert_eq!(stats.records, 500);
         assert!(stats.over_bound > 0 && stats.evictions == 0, "{stats:?}");
+    }
+
+    #[tokio::test]
+    async fn a_retention_queue_goes_with_its_last_record() {
+        let store = MemoryStore::new();
+        let t0 = Timestamp::from_unix_seconds(1_000);
+        for i in 1..=50 {
+            let key = format!("k{i}").into();
+            let retention = Duration::from_secs(i);
+            let Claim::Acquired { token, .. } = store
+                .claim(&key, [1; 32], LEASE, retention, t0)
+                .await
+                .unwrap()
+            else {
+                panic!("{key} not acquired");
+            };
+            let response = StoredResponse::new(StatusCode::OK, "done");
+            store
+                .complete(&key, &token, response, retention, t0)
+                .await
+                .unwrap();
+        }
+        let queues = || -> usize {
+            store
+                .inner
+                .shards
+                .iter()
+                .map(|s| lock(s).completed.len())
+                .sum()
+        };
+        assert_eq!(queues(), 50, "one queue per retention and shard in use");
+        let later = t0 + Duration::from_secs(25) + Duration::from_millis(500);
+        assert_eq!(store.purge_expired(later, 1_000).await.unwrap(), 25);
+        assert_eq!(queues(), 25, "the expired retentions' queues are gone");
+        let last = t0 + Duration::from_secs(51);
+        assert_eq!(store.purge_expired(last, 1_000).await.unwrap(), 25);
+        assert_eq!(queues(), 0);
     }
 
     #[tokio::test]
