@@ -4,6 +4,8 @@
 //! again twice mid-run on the same `MemoryQueue` → the handler's effect count equals the events exactly and
 //! no job is dead.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -366,6 +368,7 @@ mod durable {
         }
         assert!(proxy.counts().injected.values().sum::<u64>() > 1_000);
         drop_schemas(&pg, &[&schema]).await;
+        crate::common::delete_redis_keys(&redis, &format!("{schema}:*")).await;
     }
 
     /// The receiver child's handler: the effect is a row, written in the transaction that completes the

@@ -10,6 +10,8 @@
 //! Needs `DATABASE_URL` / `REDIS_URL`; without one its tests print that they skipped, unless
 //! `HOOKGUARD_REQUIRE_BACKENDS=1`.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -106,34 +108,7 @@ impl Backend {
                 }
             }
             Self::Redis => {
-                let client = redis::Client::open(url).unwrap();
-                let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-                // SCAN, not KEYS: the shared server may hold millions of other keys, and one KEYS call
-                // over them outlasts the client's response timeout.
-                let pattern = format!("*{namespace}*");
-                let mut cursor = 0_u64;
-                loop {
-                    let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(&pattern)
-                        .arg("COUNT")
-                        .arg(1000)
-                        .query_async(&mut conn)
-                        .await
-                        .unwrap();
-                    if !keys.is_empty() {
-                        let _: () = redis::cmd("DEL")
-                            .arg(keys)
-                            .query_async(&mut conn)
-                            .await
-                            .unwrap();
-                    }
-                    if next == 0 {
-                        break;
-                    }
-                    cursor = next;
-                }
+                common::delete_redis_keys(url, &format!("*{namespace}*")).await;
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Helpers for the tests that run outside programs (promtool, Prometheus, chromedriver): find them on `PATH`
 //! or skip with a printed line (fail when `HOOKGUARD_REQUIRE_BACKENDS=1`), private temporary directories, free
-//! loopback ports, and children that are killed when the test ends.
+//! loopback ports, children that are killed when the test ends, and removing a test's keys from the shared
+//! Redis.
 #![allow(dead_code, unreachable_pub)]
 
 use std::path::{Path, PathBuf};
@@ -120,4 +121,35 @@ pub fn form_encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// Deletes the keys matching `pattern` from the Redis server at `url`. SCAN, not KEYS: the shared server may
+/// hold millions of other keys, and one KEYS call over them outlasts the client's response timeout.
+#[cfg(feature = "redis")]
+pub async fn delete_redis_keys(url: &str, pattern: &str) {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut cursor = 0_u64;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL")
+                .arg(keys)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
 }
