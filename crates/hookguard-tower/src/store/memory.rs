@@ -715,9 +715,16 @@ mod tests {
     const LEASE: Duration = Duration::from_secs(60);
     const RETENTION: Duration = Duration::from_secs(3600);
 
-    async fn handled(store: &MemoryStore, key: &IdempotencyKey, body: usize, now: Timestamp) {
+    /// Claims and completes `key` with a `body`-byte answer, kept for `retention`.
+    async fn handled(
+        store: &MemoryStore,
+        key: &IdempotencyKey,
+        body: usize,
+        retention: Duration,
+        now: Timestamp,
+    ) {
         let Claim::Acquired { token, .. } = store
-            .claim(key, [1; 32], LEASE, RETENTION, now)
+            .claim(key, [1; 32], LEASE, retention, now)
             .await
             .unwrap()
         else {
@@ -725,7 +732,7 @@ mod tests {
         };
         let response = StoredResponse::new(StatusCode::OK, vec![b'x'; body]);
         store
-            .complete(key, &token, response, RETENTION, now)
+            .complete(key, &token, response, retention, now)
             .await
             .unwrap();
     }
@@ -744,7 +751,7 @@ mod tests {
         }
         for i in 0..2_000 {
             let now = t0 + Duration::from_millis(i);
-            handled(&store, &format!("done-{i}").into(), 512, now).await;
+            handled(&store, &format!("done-{i}").into(), 512, RETENTION, now).await;
         }
         let stats = store.stats();
         assert!(stats.evictions > 1_000, "{stats:?}");
@@ -805,20 +812,14 @@ mod tests {
         let store = MemoryStore::new();
         let t0 = Timestamp::from_unix_seconds(1_000);
         for i in 1..=50 {
-            let key = format!("k{i}").into();
-            let retention = Duration::from_secs(i);
-            let Claim::Acquired { token, .. } = store
-                .claim(&key, [1; 32], LEASE, retention, t0)
-                .await
-                .unwrap()
-            else {
-                panic!("{key} not acquired");
-            };
-            let response = StoredResponse::new(StatusCode::OK, "done");
-            store
-                .complete(&key, &token, response, retention, t0)
-                .await
-                .unwrap();
+            handled(
+                &store,
+                &format!("k{i}").into(),
+                10,
+                Duration::from_secs(i),
+                t0,
+            )
+            .await;
         }
         let queues = || -> usize {
             store
@@ -842,7 +843,7 @@ mod tests {
         let store = MemoryStore::new();
         let t0 = Timestamp::from_unix_seconds(1_000);
         for i in 0..100 {
-            handled(&store, &format!("k{i}").into(), 10, t0).await;
+            handled(&store, &format!("k{i}").into(), 10, RETENTION, t0).await;
         }
         assert_eq!(store.stats().records, 100);
         let later = t0 + RETENTION + Duration::from_secs(1);
