@@ -52,8 +52,8 @@ const OWN_BLOCK: usize = SEGMENT / 8;
 /// with 503 for every new event. In-progress records are never evicted: while many handlers run at once
 /// the store may exceed its bound ([`MemoryStats::over_bound`] counts those times).
 ///
-/// A completed record's value is written into a 32 KiB segment shared with the records completed around
-/// it under the same retention, which is freed once its last record goes. The memory held can therefore
+/// A completed record's value is written into a segment (up to 32 KiB) shared with the records completed
+/// around it under the same retention, which is freed once its last record goes. The memory held can therefore
 /// pass the bound by the segments only partly in use, at most two per shard and retention (2 MiB).
 ///
 /// Expired records are collected a few at a time on every call, from an index ordered by deadline, and by
@@ -132,11 +132,12 @@ type Slot = (i64, u64);
 /// front is the soonest to expire, for expiry and eviction alike. A removed or rewritten record's place is
 /// left behind and skipped when it reaches the front (no bucket holds its sequence number any more).
 ///
-/// Their values are written one after another into shared segments (of [`SEGMENT`] bytes once the queue
-/// holds 128 records or more, smaller before) rather than allocated one by one: records of one retention leave in the order they came, so a segment is freed
-/// whole once its last record goes, and neither completing nor evicting a record calls the allocator
-/// (on a full store, a `malloc` and a `free` of a cold block per request). A segment outlives its records
-/// only while a replayed response still holds its body.
+/// Their values are written one after another into shared segments rather than allocated one by one
+/// (a segment is [`SEGMENT`] bytes once the queue holds `SEGMENT / TYPICAL_RECORD` places, smaller before).
+/// Records of one retention leave in the order they came, so a segment is freed whole once its last record
+/// goes, and neither completing nor evicting a record calls the allocator (on a full store, a `malloc` and
+/// a `free` of a cold block per request). A segment outlives its records only while a replayed response
+/// still holds its body.
 struct Queue {
     retention: Duration,
     places: VecDeque<Queued>,
