@@ -2,12 +2,13 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use foldhash::fast::RandomState;
 use hashbrown::{HashTable, hash_table};
 use hookguard::Timestamp;
 
@@ -88,6 +89,9 @@ pub struct MemoryStore {
 
 struct Inner {
     shards: Box<[Mutex<Shard>]>,
+    /// foldhash, seeded per store: several times cheaper than SipHash on a short key, and the keys come
+    /// from verified deliveries (a signed id, or the fingerprint of a signed body), so an attacker cannot
+    /// choose them to collide without the signing secret.
     hasher: RandomState,
     max_bytes: usize,
     per_shard: usize,
@@ -112,12 +116,13 @@ pub struct MemoryStats {
     pub corrupt: u64,
 }
 
-#[derive(Default)]
 struct Shard {
     /// The records, found by their key's hash, computed once per call.
     table: HashTable<Bucket>,
     /// In-progress records, by the time they may be collected (lease deadline + retention), with their
-    /// key's hash. Only the handlers running now are in it, so it stays small.
+    /// key's hash. Only the handlers running now are in it, so it stays small. It always holds
+    /// [`NEVER`] besides: a map that empties frees its node, and with one handler at a time every claim
+    /// would allocate a node and every complete free it.
     held: BTreeMap<Slot, u64>,
     /// Completed records, one queue per retention.
     completed: Vec<Queue>,
@@ -127,6 +132,9 @@ struct Shard {
 
 /// A position in a deadline index: the deadline, then the record's sequence number, which is unique.
 type Slot = (i64, u64);
+
+/// The held index's permanent entry: due after every record, and numbered as no record is.
+const NEVER: Slot = (i64::MAX, u64::MAX);
 
 /// Completed records of one retention, in the order they completed: their deadlines only grow, so the
 /// front is the soonest to expire, for expiry and eviction alike. A removed or rewritten record's place is
@@ -253,7 +261,7 @@ impl MemoryStore {
                 shards: (0..SHARDS)
                     .map(|_| Mutex::new(Shard::with_room_for(max_bytes / SHARDS / TYPICAL_RECORD)))
                     .collect(),
-                hasher: RandomState::new(),
+                hasher: RandomState::default(),
                 max_bytes,
                 per_shard: max_bytes.div_ceil(SHARDS),
                 evictions: AtomicU64::new(0),
@@ -462,7 +470,10 @@ impl Shard {
     fn with_room_for(records: usize) -> Self {
         Self {
             table: HashTable::with_capacity(records.min(MAX_PRESIZE)),
-            ..Self::default()
+            held: BTreeMap::from([(NEVER, 0)]),
+            completed: Vec::new(),
+            bytes: 0,
+            seq: 0,
         }
     }
 
@@ -620,7 +631,7 @@ impl Shard {
             let Some((&(at, seq), &hash)) = self.held.first_key_value() else {
                 break;
             };
-            if at > now {
+            if at > now || (at, seq) == NEVER {
                 break;
             }
             if !self.remove_numbered(hash, seq) {
