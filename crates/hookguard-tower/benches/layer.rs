@@ -4,7 +4,8 @@
 //! what the layer adds to the bare service and what idempotency adds to verifying, each timed in
 //! alternating blocks (the `*-over-*` benchmarks report the difference itself); plus `Verifier::verify`
 //! alone on the same requests, so that the layer's own work can be told apart from the verification, and
-//! the SHA-256 fingerprint alone.
+//! the SHA-256 fingerprint alone. `layer-over-verifying-handler` times that own work directly: the layer
+//! verifying against the bare handler that verifies the delivery itself, in alternating blocks.
 //!
 //! Run with: `cargo bench -p hookguard-tower --bench layer -- --warm-up-time 1 --measurement-time 3`
 
@@ -59,6 +60,25 @@ async fn handler(
         .map_or(0, |b| b.to_bytes().len());
     Ok(http::Response::new(Full::new(Bytes::from(format!(
         "ok {len}"
+    )))))
+}
+
+/// The bare handler verifying the delivery itself: what the layer does, less everything but the
+/// verification.
+async fn verifying_handler(
+    verifier: Verifier,
+    req: http::Request<Full<Bytes>>,
+) -> Result<http::Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    assert!(verifier.verify(&parts.headers, &body).is_ok(), "verifies");
+    Ok(http::Response::new(Full::new(Bytes::from(format!(
+        "ok {}",
+        body.len()
     )))))
 }
 
@@ -162,6 +182,10 @@ fn receive_path(c: &mut Criterion) {
         next: AtomicU64::new(0),
     };
     let bare = tower::service_fn(handler);
+    let verifying = {
+        let verifier = verifier.clone();
+        tower::service_fn(move |req| verifying_handler(verifier.clone(), req))
+    };
     let verify = ServiceBuilder::new()
         .layer(WebhookLayer::new(verifier.clone()))
         .service_fn(handler);
@@ -201,6 +225,9 @@ fn receive_path(c: &mut Criterion) {
     });
     group.bench_function("layer-over-bare", |b| {
         b.iter_custom(|iters| difference(&runtime, &deliveries, (&bare, &verify), iters));
+    });
+    group.bench_function("layer-over-verifying-handler", |b| {
+        b.iter_custom(|iters| difference(&runtime, &deliveries, (&verifying, &verify), iters));
     });
     group.bench_function("idempotency-over-verify", |b| {
         b.iter_custom(|iters| difference(&runtime, &deliveries, (&verify, &idempotent), iters));

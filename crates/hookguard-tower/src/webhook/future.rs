@@ -7,12 +7,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use hookguard::Verified;
 use http::{Request, Response, header};
 use http_body::Body;
-use http_body_util::combinators::Collect;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::Full;
 use pin_project_lite::pin_project;
 use tower_service::Service;
 use tracing::Span;
@@ -51,7 +50,7 @@ pin_project! {
         ReqBody::Error: Into<BoxError>,
     {
         // Reading the request body, up to the limit.
-        Buffer { #[pin] collect: Collect<Limited<ReqBody>> },
+        Buffer { #[pin] body: ReqBody, buf: Collected },
         // Waiting for the store's answer to the claim.
         Claim { claim: PendingClaim },
         // Waiting for the inner service; once it has to wait, a heartbeat extends the claim.
@@ -147,8 +146,9 @@ impl Drop for Finishing {
     }
 }
 
-/// The response body read so far. A body that comes in one chunk (the usual case) is kept as it came;
-/// only a second chunk makes the parts be copied into one buffer.
+/// A body read so far, the request's or the handler's response's. A body that comes in one chunk (the
+/// usual case) is kept as it came; only a second chunk makes the parts be copied into one buffer
+/// (`http_body_util`'s `Collected` would queue the chunks in a `VecDeque`, an allocation per request).
 #[derive(Default)]
 struct Collected {
     first: Option<Bytes>,
@@ -233,7 +233,8 @@ where
                 .in_scope(|| ctx.reject(Rejection::BodyTooLarge { limit }))
         } else {
             State::Buffer {
-                collect: Limited::new(body, limit).collect(),
+                body,
+                buf: Collected::default(),
             }
         };
         Self { state, ctx }
@@ -257,17 +258,26 @@ where
         let _entered = span.enter();
         loop {
             let next = match this.state.as_mut().project() {
-                StateProj::Buffer { collect } => match ready!(collect.poll(cx)) {
-                    Ok(collected) => ctx.verify(collected.to_bytes()),
-                    Err(error) if error.is::<LengthLimitError>() => {
-                        ctx.reject(Rejection::BodyTooLarge {
-                            limit: ctx.config.body_limit,
-                        })
+                StateProj::Buffer { mut body, buf } => match ready!(body.as_mut().poll_frame(cx)) {
+                    Some(Ok(frame)) => {
+                        let Ok(mut data) = frame.into_data() else {
+                            // Trailers are not signed: nothing reads them.
+                            continue;
+                        };
+                        let limit = ctx.config.body_limit;
+                        if buf.len() + data.remaining() > limit {
+                            ctx.reject(Rejection::BodyTooLarge { limit })
+                        } else {
+                            buf.push(data.copy_to_bytes(data.remaining()));
+                            continue;
+                        }
                     }
-                    Err(error) => {
+                    Some(Err(error)) => {
+                        let error: BoxError = error.into();
                         tracing::debug!(%error, "request body unreadable");
                         ctx.reject(Rejection::BodyUnreadable)
                     }
+                    None => ctx.verify(buf.take()),
                 },
                 StateProj::Claim { claim } => {
                     let claim = ready!(claim.poll(cx));
