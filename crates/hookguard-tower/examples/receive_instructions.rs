@@ -1,0 +1,132 @@
+//! The receive path for counting instructions: `receive_instructions MODE N` sends N fresh 1 KiB Standard
+//! Webhooks deliveries through one service, in-process, one at a time. Under `valgrind --tool=callgrind` the
+//! count is the same from run to run whatever else the machine does, so the difference between two modes,
+//! per delivery, shows changes of a few dozen instructions that timing on a shared machine cannot
+//! (`benches/load/instructions.sh` runs the modes and prints it). Valgrind hides the SHA extensions from
+//! `sha2`, so SHA-256 runs in software there: only differences without hashing in them compare with time.
+//!
+//! Modes: `verifying-handler` (the bare handler verifying the delivery itself), `verify` (the handler behind
+//! `WebhookLayer`), `idempotent` (and a `MemoryStore` that never fills in a run), `fingerprint` (the SHA-256
+//! fingerprint of the body alone, with the same signing around it) and `sign` (only the signing, which every
+//! mode does for its deliveries).
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use hookguard::{Clock, Scheme, Signer, SystemClock, Verifier};
+use hookguard_tower::store::MemoryStore;
+use hookguard_tower::{WebhookLayer, fingerprint};
+use http_body_util::{BodyExt, Full};
+use tower::{Service, ServiceBuilder, ServiceExt};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+type Request = http::Request<Full<Bytes>>;
+type Response = http::Response<Full<Bytes>>;
+
+async fn handler(req: Request) -> Result<Response, Infallible> {
+    let len = req
+        .into_body()
+        .collect()
+        .await
+        .map_or(0, |b| b.to_bytes().len());
+    Ok(http::Response::new(Full::new(Bytes::from(format!(
+        "ok {len}"
+    )))))
+}
+
+async fn verifying_handler(verifier: Verifier, req: Request) -> Result<Response, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    assert!(verifier.verify(&parts.headers, &body).is_ok(), "verifies");
+    Ok(http::Response::new(Full::new(Bytes::from(format!(
+        "ok {}",
+        body.len()
+    )))))
+}
+
+fn body() -> Bytes {
+    Bytes::from(format!("{{\"data\":\"{}\"}}", "a".repeat(1011)))
+}
+
+/// N fresh deliveries, each signed now and handed to `deliver`.
+fn deliveries(
+    n: usize,
+    mut deliver: impl FnMut(Request),
+) -> Result<(), Box<dyn std::error::Error>> {
+    let signer = Signer::new(Scheme::standard_webhooks(), SECRET)?;
+    let body = body();
+    for i in 0..n {
+        let headers = signer.sign(&format!("msg_{i}"), SystemClock.now_unix(), &body)?;
+        let mut req = http::Request::post("/").body(Full::new(body.clone()))?;
+        *req.headers_mut() = headers;
+        deliver(req);
+    }
+    Ok(())
+}
+
+fn through<S, B>(n: usize, service: &S) -> Result<(), Box<dyn std::error::Error>>
+where
+    S: Service<Request, Response = http::Response<B>, Error = Infallible> + Clone,
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Debug,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    deliveries(n, |req| {
+        runtime.block_on(async {
+            let res = service.clone().oneshot(req).await.expect("infallible");
+            assert!(res.status().is_success(), "{}", res.status());
+            std::hint::black_box(res.into_body().collect().await.expect("body"));
+        });
+    })
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (mode, n) = match &args[..] {
+        [mode, n] => (mode.as_str(), n.parse()?),
+        _ => {
+            return Err(
+                "usage: receive_instructions verifying-handler|verify|idempotent|fingerprint|sign N"
+                    .into(),
+            );
+        }
+    };
+    let verifier = Verifier::new(Scheme::standard_webhooks(), SECRET)?;
+    match mode {
+        "verifying-handler" => {
+            let verifying = tower::service_fn(move |req| verifying_handler(verifier.clone(), req));
+            through(n, &verifying)
+        }
+        "verify" => through(
+            n,
+            &ServiceBuilder::new()
+                .layer(WebhookLayer::new(verifier))
+                .service_fn(handler),
+        ),
+        "idempotent" => through(
+            n,
+            &ServiceBuilder::new()
+                .layer(
+                    WebhookLayer::new(verifier).idempotency(MemoryStore::with_max_bytes(8 << 30)),
+                )
+                .service_fn(handler),
+        ),
+        "fingerprint" => {
+            let body = body();
+            deliveries(n, |req| {
+                std::hint::black_box((fingerprint(&body), req));
+            })
+        }
+        "sign" => deliveries(n, |req| {
+            std::hint::black_box(req);
+        }),
+        other => Err(format!("unknown mode {other}").into()),
+    }
+}
