@@ -11,76 +11,19 @@
 
 use std::convert::Infallible;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use hookguard::{Clock, Scheme, Signer, SystemClock, Verifier};
+use hookguard::{Clock, Scheme, SystemClock, Verifier};
 use hookguard_tower::store::{Claim, IdempotencyStore, MemoryStore, StoredResponse};
 use hookguard_tower::{WebhookLayer, fingerprint};
 use http_body_util::{BodyExt, Full};
 use tower::{Service, ServiceBuilder, ServiceExt};
 
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-fn body() -> Bytes {
-    Bytes::from(format!("{{\"data\":\"{}\"}}", "a".repeat(1011)))
-}
-
-/// Fresh deliveries: a new id each, signed now.
-struct Deliveries {
-    signer: Signer,
-    body: Bytes,
-    next: AtomicU64,
-}
-
-impl Deliveries {
-    fn request(&self) -> http::Request<Full<Bytes>> {
-        let id = format!("msg_{}", self.next.fetch_add(1, Ordering::Relaxed));
-        let headers = self
-            .signer
-            .sign(&id, SystemClock.now_unix(), &self.body)
-            .expect("sign");
-        let mut req = http::Request::post("/")
-            .body(Full::new(self.body.clone()))
-            .expect("request");
-        *req.headers_mut() = headers;
-        req
-    }
-}
-
-async fn handler(
-    req: http::Request<Full<Bytes>>,
-) -> Result<http::Response<Full<Bytes>>, Infallible> {
-    let len = req
-        .into_body()
-        .collect()
-        .await
-        .map_or(0, |b| b.to_bytes().len());
-    Ok(http::Response::new(Full::new(Bytes::from(format!(
-        "ok {len}"
-    )))))
-}
-
-/// The bare handler verifying the delivery itself: what the layer does, less everything but the
-/// verification.
-async fn verifying_handler(
-    verifier: Verifier,
-    req: http::Request<Full<Bytes>>,
-) -> Result<http::Response<Full<Bytes>>, Infallible> {
-    let (parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    assert!(verifier.verify(&parts.headers, &body).is_ok(), "verifies");
-    Ok(http::Response::new(Full::new(Bytes::from(format!(
-        "ok {}",
-        body.len()
-    )))))
-}
+#[path = "support/receive.rs"]
+mod receive;
+use receive::{Deliveries, SECRET, handler, verifying_handler};
 
 fn run<S, B>(runtime: &tokio::runtime::Runtime, service: &S, req: http::Request<Full<Bytes>>)
 where
@@ -178,11 +121,7 @@ fn receive_path(c: &mut Criterion) {
     let verifier = Verifier::new(Scheme::standard_webhooks(), SECRET)
         .expect("key")
         .tolerance(Duration::from_secs(3600));
-    let deliveries = Deliveries {
-        signer: Signer::new(Scheme::standard_webhooks(), SECRET).expect("key"),
-        body: body(),
-        next: AtomicU64::new(0),
-    };
+    let deliveries = Deliveries::new();
     let bare = tower::service_fn(handler);
     let verifying = {
         let verifier = verifier.clone();

@@ -13,60 +13,22 @@
 use std::convert::Infallible;
 
 use bytes::Bytes;
-use hookguard::{Clock, Scheme, Signer, SystemClock, Verifier};
+use hookguard::{Scheme, Verifier};
 use hookguard_tower::store::MemoryStore;
 use hookguard_tower::{WebhookLayer, fingerprint};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+#[path = "../benches/support/receive.rs"]
+mod receive;
+use receive::{Deliveries, Request, SECRET, handler, verifying_handler};
 
-type Request = http::Request<Full<Bytes>>;
-type Response = http::Response<Full<Bytes>>;
-
-async fn handler(req: Request) -> Result<Response, Infallible> {
-    let len = req
-        .into_body()
-        .collect()
-        .await
-        .map_or(0, |b| b.to_bytes().len());
-    Ok(http::Response::new(Full::new(Bytes::from(format!(
-        "ok {len}"
-    )))))
-}
-
-async fn verifying_handler(verifier: Verifier, req: Request) -> Result<Response, Infallible> {
-    let (parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    assert!(verifier.verify(&parts.headers, &body).is_ok(), "verifies");
-    Ok(http::Response::new(Full::new(Bytes::from(format!(
-        "ok {}",
-        body.len()
-    )))))
-}
-
-fn body() -> Bytes {
-    Bytes::from(format!("{{\"data\":\"{}\"}}", "a".repeat(1011)))
-}
-
-/// N fresh deliveries, each signed now and handed to `deliver`.
-fn deliveries(
-    n: usize,
-    mut deliver: impl FnMut(Request),
-) -> Result<(), Box<dyn std::error::Error>> {
-    let signer = Signer::new(Scheme::standard_webhooks(), SECRET)?;
-    let body = body();
-    for i in 0..n {
-        let headers = signer.sign(&format!("msg_{i}"), SystemClock.now_unix(), &body)?;
-        let mut req = http::Request::post("/").body(Full::new(body.clone()))?;
-        *req.headers_mut() = headers;
-        deliver(req);
+/// N fresh deliveries, each handed to `deliver` with the body it carries.
+fn deliveries(n: usize, mut deliver: impl FnMut(Request, &Bytes)) {
+    let deliveries = Deliveries::new();
+    for _ in 0..n {
+        deliver(deliveries.request(), &deliveries.body);
     }
-    Ok(())
 }
 
 fn through<S, B>(n: usize, service: &S) -> Result<(), Box<dyn std::error::Error>>
@@ -78,13 +40,14 @@ where
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    deliveries(n, |req| {
+    deliveries(n, |req, _| {
         runtime.block_on(async {
             let res = service.clone().oneshot(req).await.expect("infallible");
             assert!(res.status().is_success(), "{}", res.status());
             std::hint::black_box(res.into_body().collect().await.expect("body"));
         });
-    })
+    });
+    Ok(())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -119,14 +82,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .service_fn(handler),
         ),
         "fingerprint" => {
-            let body = body();
-            deliveries(n, |req| {
-                std::hint::black_box((fingerprint(&body), req));
-            })
+            deliveries(n, |req, body| {
+                std::hint::black_box((fingerprint(body), req));
+            });
+            Ok(())
         }
-        "sign" => deliveries(n, |req| {
-            std::hint::black_box(req);
-        }),
+        "sign" => {
+            deliveries(n, |req, _| {
+                std::hint::black_box(req);
+            });
+            Ok(())
+        }
         other => Err(format!("unknown mode {other}").into()),
     }
 }
