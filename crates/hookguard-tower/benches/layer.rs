@@ -18,26 +18,12 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use hookguard::{Clock, Scheme, SystemClock, Verifier};
 use hookguard_tower::store::{Claim, IdempotencyStore, MemoryStore, StoredResponse};
 use hookguard_tower::{WebhookLayer, fingerprint};
-use http_body_util::{BodyExt, Full};
-use tower::{Service, ServiceBuilder, ServiceExt};
+use http_body_util::Full;
+use tower::{Service, ServiceBuilder};
 
 #[path = "support/receive.rs"]
 mod receive;
-use receive::{Deliveries, SECRET, handler, verifying_handler};
-
-fn run<S, B>(runtime: &tokio::runtime::Runtime, service: &S, req: http::Request<Full<Bytes>>)
-where
-    S: Service<http::Request<Full<Bytes>>, Response = http::Response<B>, Error = Infallible>
-        + Clone,
-    B: http_body::Body<Data = Bytes>,
-    B::Error: std::fmt::Debug,
-{
-    runtime.block_on(async {
-        let res = service.clone().oneshot(req).await.expect("infallible");
-        assert!(res.status().is_success(), "{}", res.status());
-        black_box(res.into_body().collect().await.expect("body"));
-    });
-}
+use receive::{Deliveries, SECRET, handler, run, verifying_handler};
 
 /// How much longer `b` takes than `a` for `iters` fresh deliveries each, run in alternating blocks (in
 /// alternating order) so that the machine's drift hits both alike: criterion runs its benchmarks one after

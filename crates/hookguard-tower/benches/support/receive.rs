@@ -1,5 +1,6 @@
 //! What the layer bench and the `receive_instructions` example send and serve: fresh 1 KiB Standard
-//! Webhooks deliveries, the bare handler, and the bare handler verifying the delivery itself.
+//! Webhooks deliveries, the bare handler, the bare handler verifying the delivery itself, and one call
+//! through a service.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use hookguard::{Clock, Scheme, Signer, SystemClock, Verifier};
 use http_body_util::{BodyExt, Full};
+use tower::{Service, ServiceExt};
 
 pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -72,4 +74,18 @@ pub(crate) async fn verifying_handler(
         "ok {}",
         body.len()
     )))))
+}
+
+/// One delivery through `service`, on `runtime`: it must succeed, and its body is read to the end.
+pub(crate) fn run<S, B>(runtime: &tokio::runtime::Runtime, service: &S, req: Request)
+where
+    S: Service<Request, Response = http::Response<B>, Error = Infallible> + Clone,
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Debug,
+{
+    runtime.block_on(async {
+        let res = service.clone().oneshot(req).await.expect("infallible");
+        assert!(res.status().is_success(), "{}", res.status());
+        std::hint::black_box(res.into_body().collect().await.expect("body"));
+    });
 }
