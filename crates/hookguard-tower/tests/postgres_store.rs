@@ -12,7 +12,8 @@ use common::{Calls, app, serve};
 use hookguard::Timestamp;
 use hookguard_tower::WebhookLayer;
 use hookguard_tower::conformance;
-use hookguard_tower::store::{Claim, IdempotencyStore, PostgresStore, TimeSource};
+use hookguard_tower::store::{Claim, IdempotencyStore, PostgresStore, StoreError, TimeSource};
+use sqlx::Connection as _;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 fn database_url() -> Option<String> {
@@ -165,4 +166,87 @@ async fn schema_names_that_are_not_plain_identifiers_are_refused() {
     for bad in ["", "Upper", "1st", "a;drop", "a.b", &"x".repeat(64)] {
         assert!(store.clone().schema(bad).is_err(), "{bad:?} accepted");
     }
+}
+
+/// A store with one connection of its own and a short timeout, on a pool of one connection.
+async fn single_connection_store(url: &str, schema: &str) -> PostgresStore {
+    let options: PgConnectOptions = url.parse().expect("DATABASE_URL");
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options.application_name("hookguard-test"))
+        .await
+        .expect("connect to PostgreSQL");
+    let store = PostgresStore::new(pool)
+        .schema(schema)
+        .unwrap()
+        .connections(1)
+        .timeout(Duration::from_millis(500));
+    store.migrate().await.unwrap();
+    store
+}
+
+#[tokio::test]
+async fn a_call_cut_short_does_not_hand_its_connection_to_the_next() {
+    let Some(url) = database_url() else { return };
+    let schema = schema();
+    let store = single_connection_store(&url, &schema).await;
+    let (lease, now) = (Duration::from_secs(60), Timestamp::now());
+    let locked = conformance::unique_key("locked");
+    let claim = store.claim(&locked, [1; 32], lease, lease, now).await;
+    assert!(matches!(claim, Ok(Claim::Acquired { .. })), "{claim:?}");
+
+    // Another session holds the row's lock, so the next claim of that key waits on the server until the
+    // store's timeout cuts it short, its statement still running.
+    let mut blocker = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("BEGIN").execute(&mut blocker).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT 1 FROM {schema}.records WHERE key = $1 FOR UPDATE"
+    )))
+    .bind(locked.as_str())
+    .execute(&mut blocker)
+    .await
+    .unwrap();
+    let cut = store.claim(&locked, [1; 32], lease, lease, now).await;
+    assert!(
+        matches!(cut, Err(StoreError::Unavailable { .. })),
+        "{cut:?}"
+    );
+
+    // The only connection was left mid-statement; reused, the next call would queue behind it and time
+    // out too. It gets a new connection instead, while the lock is still held.
+    let free = conformance::unique_key("free");
+    let next = store.claim(&free, [1; 32], lease, lease, now).await;
+    assert!(matches!(next, Ok(Claim::Acquired { .. })), "{next:?}");
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    drop_schema(&store, &schema).await;
+}
+
+#[tokio::test]
+async fn claims_never_wait_for_the_connections_the_pool_lends_out() {
+    let Some(url) = database_url() else { return };
+    let schema = schema();
+    let store = single_connection_store(&url, &schema).await;
+    // A handler's inbox transaction holds the pool's only connection ...
+    let tx = store.pool().begin().await.unwrap();
+    // ... and the store's calls run on their own.
+    let (key, lease, now) = (
+        conformance::unique_key("beside-a-transaction"),
+        Duration::from_secs(60),
+        Timestamp::now(),
+    );
+    let claim = store.claim(&key, [1; 32], lease, lease, now).await;
+    let Ok(Claim::Acquired { token, .. }) = claim else {
+        panic!("{claim:?}")
+    };
+    let response = hookguard_tower::store::StoredResponse::new(http::StatusCode::OK, "done");
+    store
+        .complete(&key, &token, response, lease, now)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    drop_schema(&store, &schema).await;
 }

@@ -1,5 +1,7 @@
 //! [`PostgresStore`]: idempotency records in PostgreSQL, shared by every replica (feature `postgres`).
 
+mod connections;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,8 +9,11 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use hookguard::Timestamp;
 use hookguard::postgres_migrations::{self, Migration};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::query::Query;
+use sqlx::{AssertSqlSafe, Postgres, Row};
+
+use self::connections::{Connections, IDLE_PING, RunError};
 
 use super::{
     Claim, IdempotencyKey, IdempotencyStore, RECORD_VERSION, StoreError, StoredResponse,
@@ -22,9 +27,6 @@ const MIGRATIONS: &[Migration] = &[Migration {
     name: "records",
     sql: include_str!("postgres/migrations/0001_records.sql"),
 }];
-
-/// How long a pooled connection may sit idle before it is pinged on its way out of the pool.
-const IDLE_PING: Duration = Duration::from_secs(1);
 
 /// The claim's `now`: the caller's (`$6`), or the server's clock read once for the whole statement. A single
 /// `INSERT … VALUES` with this inline costs the server less than reading the clock once in a CTE (measured
@@ -52,8 +54,19 @@ const DEAD: &str = "((r.state = 1 AND r.lease_until <= excluded.lease_until - $4
 ///
 /// Rows stay until [`purge_expired`](IdempotencyStore::purge_expired) deletes them, in batches that skip
 /// rows other sessions hold; [`spawn_purger`](Self::spawn_purger) runs it in the background. Every call
-/// has a timeout (default 1 s: the pool's acquire timeout and the session's `statement_timeout`) after
-/// which it fails with [`StoreError::Unavailable`].
+/// has a timeout (default 1 s, and the session's `statement_timeout`) after which it fails with
+/// [`StoreError::Unavailable`].
+///
+/// # Connections
+///
+/// Claims, completes, extends and releases run on connections the store keeps itself,
+/// opened with the pool's connect options, up to the pool's maximum unless
+/// [`connections`](Self::connections) says otherwise. sqlx's pool pings each connection as it comes back, a
+/// second round trip per call; these come back as they are, and one whose call was cut short (a timeout,
+/// a dropped future, a broken socket) is closed instead of reused. The pool serves
+/// [`migrate`](Self::migrate), [`purge_expired`](IdempotencyStore::purge_expired) and the
+/// [inbox](crate::inbox)'s transactions, so a handler holding a transaction never keeps a claim waiting
+/// for a connection. Count both when sizing the server's `max_connections`.
 ///
 /// ```sql
 #[doc = include_str!("postgres/claim.sql")]
@@ -71,6 +84,7 @@ const DEAD: &str = "((r.state = 1 AND r.lease_until <= excluded.lease_until - $4
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    connections: Connections,
     schema: Arc<str>,
     sql: Arc<Statements>,
     time: TimeSource,
@@ -114,7 +128,8 @@ impl PostgresStore {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 
     /// Connects a pool of up to 16 connections to the database at `url`, whose sessions time statements
-    /// out after the store's timeout.
+    /// out after the store's timeout; the store's own calls open up to 16 more as they need them (see
+    /// [Connections](Self#connections)).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] if the URL is invalid or the server cannot be reached; the error never
@@ -138,10 +153,11 @@ impl PostgresStore {
     /// connections, the store's timeout to acquire one, and a ping only for a connection that sat idle for
     /// a second or more.
     ///
-    /// sqlx pings every connection it hands out by default: a round trip before each call, which cost the
+    /// sqlx pings every connection it hands out by default: a round trip before each use, which cost the
     /// store about a fifth of its claims per second under load. A connection in use within the last second
-    /// is almost always alive; if it died, the call fails with [`StoreError::Unavailable`] and the pool
-    /// drops the connection (sqlx checks each one as it is returned), so the next call gets a new one.
+    /// is almost always alive; if it died, the statement fails with [`StoreError::Unavailable`] and the
+    /// pool drops the connection (sqlx checks each one as it is returned), so the next use gets a new one.
+    /// The store's own connections follow the same rule.
     pub fn pool_options() -> PgPoolOptions {
         PgPoolOptions::new()
             .max_connections(16)
@@ -161,7 +177,9 @@ impl PostgresStore {
     /// connect options, to bound how long a call may wait; [`pool_options`](Self::pool_options) is a
     /// starting point).
     pub fn new(pool: PgPool) -> Self {
+        let max = usize::try_from(pool.options().get_max_connections()).unwrap_or(usize::MAX);
         Self {
+            connections: Connections::new(pool.connect_options(), max),
             pool,
             schema: Arc::from(Self::DEFAULT_SCHEMA),
             sql: Arc::new(Statements::for_schema(Self::DEFAULT_SCHEMA)),
@@ -200,7 +218,15 @@ impl PostgresStore {
         self
     }
 
-    /// The pool, for the application's own queries.
+    /// How many connections of its own the store may hold for its calls (default: the pool's
+    /// `max_connections`); a call waits for a free one within its timeout.
+    #[must_use]
+    pub fn connections(self, max: usize) -> Self {
+        self.connections.resize(max);
+        self
+    }
+
+    /// The pool, for the application's own queries (the store's calls run on connections of its own).
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
@@ -246,15 +272,23 @@ impl PostgresStore {
     }
 
     /// Runs `call` under the store's timeout.
-    async fn timed<T>(
+    async fn timed<T, E: Into<super::BoxError>>(
         &self,
-        call: impl Future<Output = Result<T, sqlx::Error>>,
+        call: impl Future<Output = Result<T, E>>,
     ) -> Result<T, StoreError> {
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(unavailable(error)),
             Err(_) => Err(unavailable("the PostgreSQL call timed out")),
         }
+    }
+
+    /// Runs `call` on one of the store's own connections, under the store's timeout.
+    async fn on_connection<T>(
+        &self,
+        call: impl AsyncFnOnce(&mut PgConnection) -> Result<T, sqlx::Error>,
+    ) -> Result<T, StoreError> {
+        self.timed::<T, RunError>(self.connections.run(call)).await
     }
 
     async fn claim_row(
@@ -273,7 +307,8 @@ impl PostgresStore {
             .bind(millis(lease))
             .bind(millis(retention))
             .bind(self.now_arg(now));
-        self.timed(query.fetch_one(&self.pool)).await
+        self.on_connection(async |conn| query.fetch_one(conn).await)
+            .await
     }
 
     /// Deletes a completed row whose response does not decode, iff it still holds exactly that response.
@@ -287,42 +322,59 @@ impl PostgresStore {
         let query = sqlx::query(AssertSqlSafe(Arc::clone(&self.sql.forget_corrupt)))
             .bind(key.as_str())
             .bind(response);
-        self.timed(query.execute(&self.pool)).await.map(|_| ())
+        self.on_connection(async |conn| query.execute(conn).await)
+            .await
+            .map(|_| ())
     }
 
-    /// Completes the record on `conn` (the inbox runs it inside the handler's transaction); whether the
-    /// token still held it.
+    /// The statement completing the record: one row affected iff the token still held it.
+    fn complete_query<'q>(
+        &self,
+        key: &'q IdempotencyKey,
+        token: &'q Token,
+        response: &StoredResponse,
+        retention: Duration,
+        now: Timestamp,
+    ) -> Result<Query<'q, Postgres, PgArguments>, StoreError> {
+        Ok(sqlx::query(AssertSqlSafe(Arc::clone(&self.sql.complete)))
+            .bind(key.as_str())
+            .bind(&token.as_bytes()[..])
+            .bind(encode_response(response)?)
+            .bind(millis(retention))
+            .bind(self.now_arg(now)))
+    }
+
+    /// Completes the record on `conn`, inside the inbox's transaction; whether the token still held it.
     pub(crate) async fn complete_in(
         &self,
-        conn: &mut sqlx::PgConnection,
+        conn: &mut PgConnection,
         key: &IdempotencyKey,
         token: &Token,
         response: &StoredResponse,
         retention: Duration,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let query = sqlx::query(AssertSqlSafe(Arc::clone(&self.sql.complete)))
-            .bind(key.as_str())
-            .bind(&token.as_bytes()[..])
-            .bind(encode_response(response)?)
-            .bind(millis(retention))
-            .bind(self.now_arg(now));
+        let query = self.complete_query(key, token, response, retention, now)?;
         let done = self.timed(query.execute(conn)).await?;
         Ok(done.rows_affected() == 1)
     }
 
+    /// Runs the update `sql` with `bind`'s arguments on one of the store's connections (`on_pool`: on
+    /// the pool); how many rows it changed.
     async fn update(
         &self,
         sql: &Arc<str>,
-        bind: impl FnOnce(
-            sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
-        )
-            -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+        on_pool: bool,
+        bind: impl FnOnce(Query<'_, Postgres, PgArguments>) -> Query<'_, Postgres, PgArguments>,
     ) -> Result<u64, StoreError> {
         let query = bind(sqlx::query(AssertSqlSafe(Arc::clone(sql))));
-        self.timed(query.execute(&self.pool))
-            .await
-            .map(|done| done.rows_affected())
+        let done = if on_pool {
+            self.timed(query.execute(&self.pool)).await?
+        } else {
+            self.on_connection(async |conn| query.execute(conn).await)
+                .await?
+        };
+        Ok(done.rows_affected())
     }
 }
 
@@ -420,13 +472,14 @@ impl IdempotencyStore for PostgresStore {
         retention: Duration,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut conn = self.timed(self.pool.acquire()).await?;
-        match self
-            .complete_in(&mut conn, key, token, &response, retention, now)
-            .await?
-        {
-            true => Ok(()),
-            false => Err(StoreError::LeaseLost),
+        let query = self.complete_query(key, token, &response, retention, now)?;
+        let done = self
+            .on_connection(async |conn| query.execute(conn).await)
+            .await?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::LeaseLost)
         }
     }
 
@@ -439,7 +492,7 @@ impl IdempotencyStore for PostgresStore {
     ) -> Result<(), StoreError> {
         let now = self.now_arg(now);
         let done = self
-            .update(&self.sql.extend, |q| {
+            .update(&self.sql.extend, false, |q| {
                 q.bind(key.as_str())
                     .bind(&token.as_bytes()[..])
                     .bind(millis(lease))
@@ -459,7 +512,7 @@ impl IdempotencyStore for PostgresStore {
         token: &Token,
         _now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.update(&self.sql.release, |q| {
+        self.update(&self.sql.release, false, |q| {
             q.bind(key.as_str()).bind(&token.as_bytes()[..])
         })
         .await
@@ -473,7 +526,7 @@ impl IdempotencyStore for PostgresStore {
         let now = self.now_arg(now);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let done = self
-            .update(&self.sql.purge, |q| q.bind(now).bind(limit))
+            .update(&self.sql.purge, true, |q| q.bind(now).bind(limit))
             .await?;
         Ok(usize::try_from(done).unwrap_or(usize::MAX))
     }
