@@ -39,6 +39,9 @@ pin_project! {
         #[pin]
         state: State<S::Future, ReqBody, ResBody>,
         ctx: Ctx<S>,
+        // Apart from `ctx`, so that `poll` can enter it while the states borrow `ctx` (a clone per poll
+        // would cost a clone and its drop).
+        span: Span,
     }
 }
 
@@ -178,7 +181,7 @@ impl Collected {
     }
 }
 
-/// What the states share: the request as it is taken apart, the claim, the span.
+/// What the states share: the request as it is taken apart, and the claim.
 struct Ctx<S> {
     config: Arc<Config>,
     inner: Option<S>,
@@ -193,7 +196,6 @@ struct Ctx<S> {
     scheme: &'static str,
     /// The `hookguard_webhooks_total` outcome once the handler answers without a claim to finish.
     unclaimed_outcome: &'static str,
-    span: Span,
 }
 
 impl<S, ReqBody, ResBody> ResponseFuture<S, ReqBody, ResBody>
@@ -206,10 +208,16 @@ where
         let scheme = config.verifier.scheme().name();
         let span = tracing::debug_span!("webhook", scheme, event_id = tracing::field::Empty);
         let (parts, body) = req.into_parts();
-        let declared = parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        // hyper's body knows its exact length from `Content-Length`; read the header (a lookup that costs
+        // more than the rest of this function) only for a body that does not.
+        let hint = body.size_hint();
+        let declared = match hint.exact() {
+            Some(exact) => Some(exact),
+            None => parts
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok()),
+        };
         let limit = config.body_limit;
         let ctx = Ctx {
             config,
@@ -223,21 +231,17 @@ where
             inbox: None,
             scheme,
             unclaimed_outcome: "handled",
-            span,
         };
-        let state = if declared.is_some_and(|n| n > limit as u64)
-            || body.size_hint().lower() > limit as u64
-        {
+        let state = if declared.is_some_and(|n| n > limit as u64) || hint.lower() > limit as u64 {
             // Refuse at once, without reading a byte of the body.
-            ctx.span
-                .in_scope(|| ctx.reject(Rejection::BodyTooLarge { limit }))
+            span.in_scope(|| ctx.reject(Rejection::BodyTooLarge { limit }))
         } else {
             State::Buffer {
                 body,
                 buf: Collected::default(),
             }
         };
-        Self { state, ctx }
+        Self { state, ctx, span }
     }
 }
 
@@ -254,7 +258,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let ctx = this.ctx;
-        let span = ctx.span.clone();
+        let span: &Span = this.span;
         let _entered = span.enter();
         loop {
             let next = match this.state.as_mut().project() {
@@ -277,7 +281,7 @@ where
                         tracing::debug!(%error, "request body unreadable");
                         ctx.reject(Rejection::BodyUnreadable)
                     }
-                    None => ctx.verify(buf.take()),
+                    None => ctx.verify(buf.take(), span),
                 },
                 StateProj::Claim { claim } => {
                     let claim = ready!(claim.poll(cx));
@@ -369,6 +373,7 @@ impl<S> Ctx<S> {
     fn verify<ReqBody: Body<Error: Into<BoxError>>, ResBody>(
         &mut self,
         body: Bytes,
+        span: &Span,
     ) -> State<S::Future, ReqBody, ResBody>
     where
         S: Service<Request<Full<Bytes>>>,
@@ -387,8 +392,9 @@ impl<S> Ctx<S> {
             Ok(v) => v,
             Err(error) => return self.reject(Rejection::Verify(error)),
         };
-        if let Some(id) = verified.id() {
-            self.span.record("event_id", id);
+        // A disabled span (no subscriber wants it) would only pass the value on to `log`'s fallback.
+        if let Some(id) = verified.id().filter(|_| !span.is_disabled()) {
+            span.record("event_id", id);
         }
         let Some(store) = self.config.store.clone() else {
             self.body = body;
