@@ -64,9 +64,9 @@ const DEAD: &str = "((r.state = 1 AND r.lease_until <= excluded.lease_until - $4
 /// [`connections`](Self::connections) says otherwise. sqlx's pool pings each connection as it comes back, a
 /// second round trip per call; these come back as they are, and one whose call was cut short (a timeout,
 /// a dropped future, a broken socket) is closed instead of reused. The pool serves
-/// [`migrate`](Self::migrate), [`purge_expired`](IdempotencyStore::purge_expired) and the
-/// [inbox](crate::inbox)'s transactions, so a handler holding a transaction never keeps a claim waiting
-/// for a connection. Count both when sizing the server's `max_connections`.
+/// [`migrate`](Self::migrate), [`purge_expired`](IdempotencyStore::purge_expired) and the inbox's
+/// transactions (`hookguard_tower::inbox`, with feature `axum`), so a handler holding a transaction never
+/// keeps a claim waiting for a connection. Count both when sizing the server's `max_connections`.
 ///
 /// ```sql
 #[doc = include_str!("postgres/claim.sql")]
