@@ -30,14 +30,7 @@ fn schema() -> String {
 /// serialise on the row's lock: on a loaded machine that takes longer than the production timeouts, so
 /// the test's are generous (the race checks who wins, not how fast).
 async fn store(url: &str, schema: &str, time: TimeSource) -> PostgresStore {
-    let options: PgConnectOptions = url.parse().expect("DATABASE_URL");
-    let pool = PgPoolOptions::new()
-        .max_connections(8)
-        .acquire_timeout(Duration::from_secs(60))
-        .connect_with(options.application_name("hookguard-test"))
-        .await
-        .expect("connect to PostgreSQL");
-    PostgresStore::new(pool)
+    PostgresStore::new(pool(url, 8).await)
         .schema(schema)
         .expect("a plain schema name")
         .time_source(time)
@@ -168,16 +161,20 @@ async fn schema_names_that_are_not_plain_identifiers_are_refused() {
     }
 }
 
-/// A store with one connection of its own and a short timeout, on a pool of one connection.
-async fn single_connection_store(url: &str, schema: &str) -> PostgresStore {
+/// A pool of up to `max` connections, named for these tests, that waits up to a minute for one.
+async fn pool(url: &str, max: u32) -> sqlx::PgPool {
     let options: PgConnectOptions = url.parse().expect("DATABASE_URL");
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(10))
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(60))
         .connect_with(options.application_name("hookguard-test"))
         .await
-        .expect("connect to PostgreSQL");
-    let store = PostgresStore::new(pool)
+        .expect("connect to PostgreSQL")
+}
+
+/// A store with one connection of its own and a short timeout, on a pool of one connection.
+async fn single_connection_store(url: &str, schema: &str) -> PostgresStore {
+    let store = PostgresStore::new(pool(url, 1).await)
         .schema(schema)
         .unwrap()
         .connections(1)
