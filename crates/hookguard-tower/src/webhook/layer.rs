@@ -178,8 +178,8 @@ impl WebhookLayer {
     /// Deduplicates deliveries with `store`.
     #[must_use]
     ///
-    /// With a `PostgresStore` (features `postgres` + `axum`), handlers may
-    /// also commit their effect together with the record: see `hookguard_tower::inbox`.
+    /// With a `PostgresStore` (features `postgres` + `axum`), handlers may also commit their effect
+    /// together with the record: see `hookguard_tower::inbox`.
     pub fn idempotency(self, store: impl IdempotencyStore + fmt::Debug) -> Self {
         self.with(|c| {
             #[cfg(all(feature = "postgres", feature = "axum"))]
