@@ -359,21 +359,17 @@ impl PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Runs the update `sql` with `bind`'s arguments on one of the store's connections (`on_pool`: on
-    /// the pool); how many rows it changed.
+    /// Runs the update `sql` with `bind`'s arguments on one of the store's connections; how many rows it
+    /// changed.
     async fn update(
         &self,
         sql: &Arc<str>,
-        on_pool: bool,
         bind: impl FnOnce(Query<'_, Postgres, PgArguments>) -> Query<'_, Postgres, PgArguments>,
     ) -> Result<u64, StoreError> {
         let query = bind(sqlx::query(AssertSqlSafe(Arc::clone(sql))));
-        let done = if on_pool {
-            self.timed(query.execute(&self.pool)).await?
-        } else {
-            self.on_connection(async |conn| query.execute(conn).await)
-                .await?
-        };
+        let done = self
+            .on_connection(async |conn| query.execute(conn).await)
+            .await?;
         Ok(done.rows_affected())
     }
 }
@@ -492,7 +488,7 @@ impl IdempotencyStore for PostgresStore {
     ) -> Result<(), StoreError> {
         let now = self.now_arg(now);
         let done = self
-            .update(&self.sql.extend, false, |q| {
+            .update(&self.sql.extend, |q| {
                 q.bind(key.as_str())
                     .bind(&token.as_bytes()[..])
                     .bind(millis(lease))
@@ -512,7 +508,7 @@ impl IdempotencyStore for PostgresStore {
         token: &Token,
         _now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.update(&self.sql.release, false, |q| {
+        self.update(&self.sql.release, |q| {
             q.bind(key.as_str()).bind(&token.as_bytes()[..])
         })
         .await
@@ -525,10 +521,12 @@ impl IdempotencyStore for PostgresStore {
         }
         let now = self.now_arg(now);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let done = self
-            .update(&self.sql.purge, true, |q| q.bind(now).bind(limit))
-            .await?;
-        Ok(usize::try_from(done).unwrap_or(usize::MAX))
+        // On the pool: a batch of deletes should not hold one of the connections claims wait for.
+        let query = sqlx::query(AssertSqlSafe(Arc::clone(&self.sql.purge)))
+            .bind(now)
+            .bind(limit);
+        let done = self.timed(query.execute(&self.pool)).await?;
+        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
     }
 }
 

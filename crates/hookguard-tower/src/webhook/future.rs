@@ -211,13 +211,12 @@ where
         // hyper's body knows its exact length from `Content-Length`; read the header (a lookup that costs
         // more than the rest of this function) only for a body that does not.
         let hint = body.size_hint();
-        let declared = match hint.exact() {
-            Some(exact) => Some(exact),
-            None => parts
+        let declared = hint.exact().or_else(|| {
+            parts
                 .headers
                 .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok()),
-        };
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        });
         let limit = config.body_limit;
         let ctx = Ctx {
             config,
